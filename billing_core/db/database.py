@@ -1,0 +1,213 @@
+"""One way to run a transaction, on SQLite and on PostgreSQL.
+
+A use case hands :meth:`Database.write` (or :meth:`Database.read`) a plain
+synchronous function ``fn(conn, *args)`` over a SQLAlchemy Core connection. The
+whole function is one database transaction, and it costs one hop:
+
+- SQLite: the function runs in the database's own writer thread, on the stdlib
+  driver, inside ``BEGIN IMMEDIATE``: the write lock is taken up front, so two
+  writers (threads or processes) queue on ``busy_timeout`` and never deadlock on
+  a lock upgrade. Reads run on a small pool of reader threads (WAL lets them run
+  beside the writer). The URL may name ``aiosqlite`` (the contract's default); the
+  transaction still runs whole in one thread, which is what aiosqlite does per
+  statement, minus a thread hop per statement.
+- PostgreSQL: the function runs through ``AsyncConnection.run_sync`` over
+  asyncpg, so each statement is one network round trip and no thread hop.
+  Serialization failures and deadlocks are retried a bounded number of times.
+
+After every committed write the commit listeners run (the outbox dispatcher
+uses this to wake up at once rather than on its next poll).
+"""
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, TypeVar
+
+from sqlalchemy import Connection, create_engine, event, text
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import StaticPool
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+TxFn = Callable[..., T]
+
+PG_RETRY_SQLSTATES = {"40001", "40P01"}  # serialization_failure, deadlock_detected
+PG_RETRIES_MAX = 3
+
+
+class Database:
+    """A handle on the database: ``await db.write(fn, *args)``, ``await db.read(fn, *args)``."""
+
+    dialect: str
+    url: URL
+
+    def __init__(self) -> None:
+        self._listeners: list[Callable[[], None]] = []
+
+    def add_commit_listener(self, listener: Callable[[], None]) -> None:
+        self._listeners.append(listener)
+
+    def _committed(self) -> None:
+        for listener in self._listeners:
+            listener()
+
+    async def write(self, fn: TxFn[T], *args: Any, **kwargs: Any) -> T:
+        """Run ``fn(conn, *args, **kwargs)`` as one read-write transaction."""
+        raise NotImplementedError
+
+    async def read(self, fn: TxFn[T], *args: Any, **kwargs: Any) -> T:
+        """Run ``fn(conn, *args, **kwargs)`` as one read-only transaction."""
+        raise NotImplementedError
+
+    async def ping(self) -> None:
+        await self.read(lambda conn: conn.execute(text("SELECT 1")).scalar_one())
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+
+class SqliteDatabase(Database):
+    dialect = "sqlite"
+
+    def __init__(self, url: URL, *, synchronous: str = "FULL", busy_timeout_ms: int = 5000, readers: int = 4):
+        super().__init__()
+        self.url = url
+        sync_url = url.set(drivername="sqlite+pysqlite")
+        memory = url.database in (None, "", ":memory:")
+        pragmas = (
+            f"PRAGMA busy_timeout = {int(busy_timeout_ms)}",
+            "PRAGMA foreign_keys = ON",
+            f"PRAGMA synchronous = {synchronous}",
+        ) + (() if memory else ("PRAGMA journal_mode = WAL",))
+        pool = {"poolclass": StaticPool} if memory else {"pool_size": 1, "max_overflow": 0}
+        self._writer_engine = self._engine(sync_url, pragmas, "BEGIN IMMEDIATE", **pool)
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
+        if memory:  # one connection: reads share the writer thread
+            self._reader_engine, self._readers = self._writer_engine, self._writer
+        else:
+            self._reader_engine = self._engine(sync_url, pragmas, "BEGIN", pool_size=readers, max_overflow=0)
+            self._readers = ThreadPoolExecutor(readers, thread_name_prefix="sqlite-reader")
+
+    @staticmethod
+    def _engine(url: URL, pragmas: tuple[str, ...], begin: str, **pool: Any) -> Engine:
+        engine = create_engine(url, connect_args={"check_same_thread": False}, **pool)
+
+        @event.listens_for(engine, "connect")
+        def _connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+            for pragma in pragmas:
+                dbapi_conn.execute(pragma)
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Connection) -> None:
+            conn.exec_driver_sql(begin)
+
+        return engine
+
+    @staticmethod
+    def _run(engine: Engine, fn: TxFn[T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
+        with engine.begin() as conn:
+            return fn(conn, *args, **kwargs)
+
+    async def write(self, fn: TxFn[T], *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        result = await loop.run_in_executor(self._writer, self._run, self._writer_engine, fn, args, kwargs)
+        self._committed()
+        return result
+
+    async def read(self, fn: TxFn[T], *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._readers, self._run, self._reader_engine, fn, args, kwargs)
+
+    async def close(self) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._writer, self._writer_engine.dispose)
+        self._writer.shutdown(wait=True)
+        if self._readers is not self._writer:
+            await loop.run_in_executor(self._readers, self._reader_engine.dispose)
+            self._readers.shutdown(wait=True)
+
+
+class PostgresDatabase(Database):
+    dialect = "postgresql"
+
+    def __init__(self, url: URL, *, pool_size: int = 10, statement_timeout_ms: int = 5000):
+        super().__init__()
+        self.url = url
+        self._engine: AsyncEngine = create_async_engine(
+            url.set(drivername="postgresql+asyncpg"),
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_timeout=10,
+            connect_args={
+                "timeout": 10,
+                "command_timeout": max(1.0, statement_timeout_ms / 1000 * 2),
+                "server_settings": {
+                    "statement_timeout": str(int(statement_timeout_ms)),
+                    "application_name": "tvtopup",
+                },
+            },
+        )
+
+    async def write(self, fn: TxFn[T], *args: Any, **kwargs: Any) -> T:
+        call = functools.partial(fn, **kwargs) if kwargs else fn
+        for attempt in range(1, PG_RETRIES_MAX + 1):
+            try:
+                async with self._engine.begin() as conn:
+                    result = await conn.run_sync(call, *args)
+            except DBAPIError as exc:
+                if _sqlstate(exc) not in PG_RETRY_SQLSTATES or attempt == PG_RETRIES_MAX:
+                    raise
+                log.warning("retrying transaction after %s (attempt %d)", _sqlstate(exc), attempt)
+                await asyncio.sleep(0.005 * attempt)
+                continue
+            self._committed()
+            return result
+        raise AssertionError("unreachable")
+
+    async def read(self, fn: TxFn[T], *args: Any, **kwargs: Any) -> T:
+        async with self._engine.connect() as conn:
+            return await conn.run_sync(functools.partial(fn, **kwargs) if kwargs else fn, *args)
+
+    async def close(self) -> None:
+        await self._engine.dispose()
+
+
+def _sqlstate(exc: DBAPIError) -> str | None:
+    orig = getattr(exc, "orig", None)
+    return getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+
+
+def open_database(url: str | URL, *, pool_size: int = 10, sqlite_synchronous: str = "FULL",
+                  sqlite_busy_timeout_ms: int = 5000, statement_timeout_ms: int = 5000) -> Database:
+    """A :class:`Database` for ``url``: ``sqlite[+aiosqlite]:///FILE`` or ``postgresql[+asyncpg]://…``."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return SqliteDatabase(parsed, synchronous=sqlite_synchronous, busy_timeout_ms=sqlite_busy_timeout_ms)
+    if backend == "postgresql":
+        return PostgresDatabase(parsed, pool_size=pool_size, statement_timeout_ms=statement_timeout_ms)
+    raise ValueError(f"database.url: unsupported database {backend!r} (sqlite or postgresql)")
+
+
+def database_from_settings(settings: Any) -> Database:
+    db = settings.database
+    return open_database(db.url, pool_size=db.pool_size, sqlite_synchronous=db.sqlite_synchronous,
+                         sqlite_busy_timeout_ms=db.sqlite_busy_timeout_ms,
+                         statement_timeout_ms=db.statement_timeout_ms)
+
+
+def async_url(url: str | URL) -> URL:
+    """The async-driver form of ``url`` (what Alembic's async environment connects with)."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    return parsed.set(drivername={"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}[backend])
+
+
+__all__ = ["Database", "SqliteDatabase", "PostgresDatabase", "open_database", "database_from_settings",
+           "async_url"]

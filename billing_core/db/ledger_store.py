@@ -1,0 +1,168 @@
+"""Persistence of the ledger: accounts, entries, postings and balances.
+
+``post(conn, entry, now)`` writes one entry and moves the balances in the same
+transaction. Balance rows are updated in (account, slot) order, so concurrent
+transactions on PostgreSQL always lock them in one global order and cannot
+deadlock. A wallet's single balance row carries ``CHECK balance <= 0``: the
+database itself refuses an overdraft whatever the concurrency.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from billing_core.db.dialect import insert_ignore
+from billing_core.db.schema import account_balances, accounts, journal_entries, postings
+from billing_core.errors import AlreadyReversed, InsufficientWallet, UnknownEntry
+from billing_core.ledger import Entry, Posting, reversal
+
+SYSTEM_SLOTS = 8  # balance rows of a busy system account
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRef:
+    id: int
+    slots: int
+
+
+class _AccountCache:
+    """(code, unit) -> AccountRef. Accounts are never deleted or renumbered, so a
+    cached id stays true in every process."""
+
+    def __init__(self) -> None:
+        self._refs: dict[tuple[str, str, str], AccountRef] = {}
+        self._lock = threading.Lock()
+
+    def get(self, conn: Connection, code: str, unit: str) -> AccountRef | None:
+        return self._refs.get((_db_key(conn), code, unit))
+
+    def put(self, conn: Connection, code: str, unit: str, ref: AccountRef) -> None:
+        with self._lock:
+            self._refs[(_db_key(conn), code, unit)] = ref
+
+
+def _db_key(conn: Connection) -> str:
+    return str(conn.engine.url)
+
+
+_cache = _AccountCache()
+
+
+def is_credit_only(code: str) -> bool:
+    """Wallets may never be overdrawn: their balance stays <= 0."""
+    return code.startswith("wallet:")
+
+
+def account(conn: Connection, code: str, unit: str, now: int) -> AccountRef:
+    """The account (code, unit), created with its balance rows on first use."""
+    ref = _cache.get(conn, code, unit)
+    if ref is not None:
+        return ref
+    credit_only = is_credit_only(code)
+    slots = 1 if credit_only else SYSTEM_SLOTS
+    created = conn.execute(insert_ignore(conn, accounts).values(
+        code=code, unit=unit, slots=slots, credit_only=credit_only, created_at=now)).rowcount
+    row = conn.execute(select(accounts.c.id, accounts.c.slots)
+                       .where(accounts.c.code == code, accounts.c.unit == unit)).one()
+    conn.execute(insert_ignore(conn, account_balances),
+                 [{"account_id": row.id, "slot": s, "balance": 0, "credit_only": credit_only}
+                  for s in range(row.slots)])
+    ref = AccountRef(row.id, row.slots)
+    if not created:  # only committed accounts are cached: this transaction may still roll back
+        _cache.put(conn, code, unit, ref)
+    return ref
+
+
+def post(conn: Connection, entry: Entry, now: int, *, reverses_id: int | None = None, created_by: str = "") -> int:
+    """Write ``entry`` and move the balances; returns the entry id.
+
+    Raises :class:`InsufficientWallet` when a wallet would go below zero; the
+    caller's transaction is then rolled back whole.
+    """
+    refs = [account(conn, p.account, p.unit, now) for p in entry.postings]
+    entry_id = conn.execute(journal_entries.insert().values(
+        kind=entry.kind, ref=entry.ref[:128], memo=entry.memo[:255], reverses_id=reverses_id,
+        created_by=created_by, created_at=now).returning(journal_entries.c.id)).scalar_one()
+    conn.execute(postings.insert(), [
+        {"entry_id": entry_id, "account_id": ref.id, "amount": p.amount}
+        for ref, p in zip(refs, entry.postings)])
+    moves: dict[tuple[int, int], int] = {}
+    for ref, p in zip(refs, entry.postings):
+        key = (ref.id, entry_id % ref.slots)
+        moves[key] = moves.get(key, 0) + p.amount
+    try:
+        conn.execute(
+            update(account_balances)
+            .where(account_balances.c.account_id == bindparam("a"), account_balances.c.slot == bindparam("s"))
+            .values(balance=account_balances.c.balance + bindparam("x")),
+            [{"a": a, "s": s, "x": x} for (a, s), x in sorted(moves.items()) if x],
+        )
+    except IntegrityError as exc:
+        if "no_overdraft" in str(exc.orig) or "CHECK constraint failed" in str(exc.orig):
+            raise InsufficientWallet("not enough TVU in the wallet") from None
+        raise
+    return entry_id
+
+
+def balance(conn: Connection, code: str, unit: str) -> int:
+    """Current balance of an account (0 when it does not exist yet)."""
+    return conn.execute(
+        select(func.coalesce(func.sum(account_balances.c.balance), 0))
+        .select_from(account_balances.join(accounts, accounts.c.id == account_balances.c.account_id))
+        .where(accounts.c.code == code, accounts.c.unit == unit)
+    ).scalar_one()
+
+
+def load_entry(conn: Connection, entry_id: int) -> tuple[Entry, int | None]:
+    """An entry as written, and the id of the entry it reverses (if any)."""
+    head = conn.execute(select(journal_entries).where(journal_entries.c.id == entry_id)).one_or_none()
+    if head is None:
+        raise UnknownEntry(f"no journal entry {entry_id}")
+    rows = conn.execute(
+        select(accounts.c.code, accounts.c.unit, postings.c.amount)
+        .join(accounts, accounts.c.id == postings.c.account_id)
+        .where(postings.c.entry_id == entry_id).order_by(postings.c.id)
+    ).all()
+    entry = Entry(head.kind, tuple(Posting(r.code, r.unit, r.amount) for r in rows), head.ref, head.memo)
+    return entry, head.reverses_id
+
+
+def reverse(conn: Connection, entry_id: int, now: int, memo: str, created_by: str = "") -> int:
+    """Post the reversal of entry ``entry_id``; an entry is reversed at most once."""
+    entry, reverses_id = load_entry(conn, entry_id)
+    if reverses_id is not None:
+        raise AlreadyReversed(f"entry {entry_id} is itself a reversal")
+    already = conn.execute(select(journal_entries.c.id).where(journal_entries.c.reverses_id == entry_id)).first()
+    if already is not None:
+        raise AlreadyReversed(f"entry {entry_id} was reversed by entry {already.id}")
+    try:
+        with conn.begin_nested():
+            return post(conn, reversal(entry, memo), now, reverses_id=entry_id, created_by=created_by)
+    except IntegrityError:  # a concurrent reversal won the unique constraint on reverses_id
+        raise AlreadyReversed(f"entry {entry_id} was reversed already") from None
+
+
+def trial_balance(conn: Connection) -> list[tuple[str, str, int]]:
+    """(account, unit, balance) of every account with a non-zero balance, by unit then account."""
+    total = func.sum(account_balances.c.balance)
+    rows = conn.execute(
+        select(accounts.c.code, accounts.c.unit, total.label("balance"))
+        .join(account_balances, account_balances.c.account_id == accounts.c.id)
+        .group_by(accounts.c.code, accounts.c.unit)
+        .having(total != 0)
+        .order_by(accounts.c.unit, accounts.c.code)
+    ).all()
+    return [(r.code, r.unit, int(r.balance)) for r in rows]
+
+
+def postings_sum_by_unit(conn: Connection) -> dict[str, int]:
+    """Sum of every posting per unit, straight from the journal (must be all zero)."""
+    rows = conn.execute(
+        select(accounts.c.unit, func.sum(postings.c.amount))
+        .join(accounts, accounts.c.id == postings.c.account_id)
+        .group_by(accounts.c.unit)
+    ).all()
+    return {unit: int(total) for unit, total in rows}

@@ -1,0 +1,74 @@
+"""The outbox table: events written in the transaction that causes them, read by the dispatcher."""
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Iterable
+
+from sqlalchemy import Connection, and_, func, select, update
+
+from billing_core.db.schema import outbox
+from tv_notify.events import Event
+
+
+def enqueue(conn: Connection, events: Iterable[Event], now: int) -> list[str]:
+    """Write ``events`` in order; returns their event ids."""
+    rows = [{"event_id": str(uuid.uuid4()), "kind": e.kind, "card": e.card,
+             "payload": json.dumps(e.payload, separators=(",", ":")), "created_at": now,
+             "next_attempt_at": now} for e in events]
+    if rows:
+        conn.execute(outbox.insert(), rows)
+    return [r["event_id"] for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    id: int
+    event_id: str
+    kind: str
+    card: str
+    payload: dict
+    attempts: int
+
+    def body(self) -> dict:
+        """The event as receivers get it: the payload plus its stable id."""
+        return {"id": self.event_id, **self.payload}
+
+
+def due(conn: Connection, now: int, limit: int) -> list[StoredEvent]:
+    """Pending events, oldest first, holding back every card whose oldest pending
+    event is not due yet, so each card's events are delivered in order."""
+    blocked = (
+        select(outbox.c.card)
+        .where(outbox.c.status == "pending", outbox.c.next_attempt_at > now)
+        .scalar_subquery()
+    )
+    rows = conn.execute(
+        select(outbox).where(outbox.c.status == "pending", outbox.c.next_attempt_at <= now,
+                             outbox.c.card.not_in(blocked))
+        .order_by(outbox.c.id).limit(limit)
+    ).all()
+    return [StoredEvent(r.id, r.event_id, r.kind, r.card, json.loads(r.payload), r.attempts) for r in rows]
+
+
+def mark_delivered(conn: Connection, ids: list[int], now: int) -> None:
+    if ids:
+        conn.execute(update(outbox).where(outbox.c.id.in_(ids), outbox.c.status == "pending")
+                     .values(status="delivered", delivered_at=now, attempts=outbox.c.attempts + 1))
+
+
+def mark_failed(conn: Connection, event_id: int, now: int, retry_at: int, error: str, dead: bool) -> None:
+    conn.execute(update(outbox).where(and_(outbox.c.id == event_id, outbox.c.status == "pending"))
+                 .values(status="dead" if dead else "pending", next_attempt_at=retry_at,
+                         attempts=outbox.c.attempts + 1, last_error=error[:500]))
+
+
+def counts(conn: Connection) -> dict[str, int]:
+    rows = conn.execute(select(outbox.c.status, func.count()).group_by(outbox.c.status)).all()
+    return {status: int(n) for status, n in rows}
+
+
+def for_card(conn: Connection, card: str, limit: int = 50) -> list[StoredEvent]:
+    rows = conn.execute(select(outbox).where(outbox.c.card == card).order_by(outbox.c.id.desc()).limit(limit)).all()
+    return [StoredEvent(r.id, r.event_id, r.kind, r.card, json.loads(r.payload), r.attempts) for r in rows]

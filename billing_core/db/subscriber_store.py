@@ -1,0 +1,240 @@
+"""Packages, subscribers and renewals in the database; the transaction bodies of their use cases."""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from sqlalchemy import Connection, select, update
+from sqlalchemy.exc import IntegrityError
+
+from billing_core import ledger
+from billing_core.db import ledger_store, outbox_store
+from billing_core.db.schema import account_balances, journal_entries, packages, postings, renewals, subscribers
+from billing_core.errors import AlreadyExists, InsufficientWallet, SubscriberBlocked, UnknownCard, UnknownPackage
+from billing_core.renewal import Status, Subscription, can_renew, period, renews_after_credit
+from tv_notify import events
+from tv_notify.texts import day, notice
+
+
+@dataclass(frozen=True, slots=True)
+class Package:
+    id: int
+    code: str
+    name: str
+    days: int
+    tvu: int
+    products: tuple[str, ...]
+    active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriberRow:
+    """A subscriber as read under lock, with the package and wallet needed to decide."""
+
+    id: int
+    card: str
+    msisdn: str
+    name: str
+    lang: str
+    status: Status
+    expires_at: int | None
+    wallet_account_id: int
+    wallet_tvu: int
+    package: Package | None
+
+    def subscription(self) -> Subscription:
+        pkg = self.package
+        return Subscription(self.status, self.expires_at, self.wallet_tvu,
+                            pkg.tvu if pkg else 0, pkg.days if pkg else 0)
+
+
+def _package(row) -> Package:
+    products = tuple(p for p in (row.products or "").split(",") if p)
+    return Package(row.id, row.code, row.name, row.days, row.tvu, products, bool(row.active))
+
+
+# ---- packages ---------------------------------------------------------------------------
+
+def insert_package(conn: Connection, code: str, name: str, days: int, tvu: int, products: tuple[str, ...],
+                   now: int) -> Package:
+    try:
+        with conn.begin_nested():
+            new_id = conn.execute(packages.insert().values(
+                code=code, name=name, days=days, tvu=tvu, products=",".join(products), active=True,
+                created_at=now).returning(packages.c.id)).scalar_one()
+    except IntegrityError:
+        raise AlreadyExists(f"package {code} exists already") from None
+    return Package(new_id, code, name, days, tvu, products, True)
+
+
+def package_by_code(conn: Connection, code: str) -> Package:
+    row = conn.execute(select(packages).where(packages.c.code == code)).one_or_none()
+    if row is None:
+        raise UnknownPackage(f"no package {code}")
+    return _package(row)
+
+
+def list_packages(conn: Connection) -> list[Package]:
+    return [_package(r) for r in conn.execute(select(packages).order_by(packages.c.code)).all()]
+
+
+# ---- subscribers ------------------------------------------------------------------------
+
+def insert_subscriber(conn: Connection, card: str, msisdn: str, name: str, lang: str,
+                      package_id: int | None, now: int, *, status: Status = Status.NEW,
+                      expires_at: int | None = None) -> int:
+    wallet = ledger_store.account(conn, ledger.wallet_account(card), ledger.TVU, now)
+    try:
+        with conn.begin_nested():
+            return conn.execute(subscribers.insert().values(
+                card=card, msisdn=msisdn, name=name, lang=lang, package_id=package_id, status=status.value,
+                expires_at=expires_at, wallet_account_id=wallet.id, created_at=now, updated_at=now,
+            ).returning(subscribers.c.id)).scalar_one()
+    except IntegrityError:
+        raise AlreadyExists(f"card {card} is registered already") from None
+
+
+_SUBSCRIBER_COLUMNS = (
+    subscribers.c.id, subscribers.c.card, subscribers.c.msisdn, subscribers.c.name, subscribers.c.lang,
+    subscribers.c.status, subscribers.c.expires_at, subscribers.c.wallet_account_id,
+    account_balances.c.balance.label("wallet_balance"),
+    packages.c.id.label("package_id"), packages.c.code.label("package_code"),
+    packages.c.name.label("package_name"), packages.c.days.label("package_days"),
+    packages.c.tvu.label("package_tvu"), packages.c.products.label("package_products"),
+    packages.c.active.label("package_active"),
+)
+
+
+def _select_subscribers():
+    return (
+        select(*_SUBSCRIBER_COLUMNS)
+        .join(account_balances, (account_balances.c.account_id == subscribers.c.wallet_account_id)
+              & (account_balances.c.slot == 0))
+        .outerjoin(packages, packages.c.id == subscribers.c.package_id)
+    )
+
+
+def _row(r) -> SubscriberRow:
+    package = None
+    if r.package_id is not None:
+        package = Package(r.package_id, r.package_code, r.package_name, r.package_days, r.package_tvu,
+                          tuple(p for p in (r.package_products or "").split(",") if p), bool(r.package_active))
+    return SubscriberRow(r.id, r.card, r.msisdn, r.name, r.lang, Status(r.status), r.expires_at,
+                         r.wallet_account_id, -int(r.wallet_balance), package)
+
+
+def lock_subscriber(conn: Connection, card: str) -> SubscriberRow:
+    """The subscriber of ``card``, locked (with its wallet) until the transaction ends."""
+    stmt = _select_subscribers().where(subscribers.c.card == card)
+    if conn.dialect.name == "postgresql":
+        stmt = stmt.with_for_update(of=[subscribers, account_balances])
+    row = conn.execute(stmt).one_or_none()
+    if row is None:
+        raise UnknownCard(f"no subscriber with card {card}")
+    return _row(row)
+
+
+def find_subscribers(conn: Connection, *, card: str | None = None, msisdn: str | None = None) -> list[SubscriberRow]:
+    stmt = _select_subscribers()
+    stmt = stmt.where(subscribers.c.card == card) if card else stmt.where(subscribers.c.msisdn == msisdn)
+    return [_row(r) for r in conn.execute(stmt.order_by(subscribers.c.card)).all()]
+
+
+def recent_wallet_entries(conn: Connection, wallet_account_id: int, limit: int = 5) -> list[dict]:
+    rows = conn.execute(
+        select(journal_entries.c.id, journal_entries.c.kind, journal_entries.c.ref,
+               journal_entries.c.created_at, postings.c.amount)
+        .join(postings, postings.c.entry_id == journal_entries.c.id)
+        .where(postings.c.account_id == wallet_account_id)
+        .order_by(journal_entries.c.id.desc()).limit(limit)
+    ).all()
+    return [{"entry": r.id, "kind": r.kind, "ref": r.ref, "tvu": -int(r.amount), "at": r.created_at} for r in rows]
+
+
+# ---- renewal rules ------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class CreditResult:
+    entry_id: int
+    tvu: int
+    renewed: bool
+    subscriber: SubscriberRow
+
+
+def credit(conn: Connection, card: str, entry: ledger.Entry, tvu: int, now: int, *, created_by: str = "") -> CreditResult:
+    """Post ``entry`` (which puts ``tvu`` into the card's wallet), then apply the renewal
+    rules: renew at once when not active and the wallet now covers the package."""
+    sub = lock_subscriber(conn, card)
+    entry_id = ledger_store.post(conn, entry, now, created_by=created_by)
+    sub = _with(sub, wallet_tvu=sub.wallet_tvu + tvu)
+    if renews_after_credit(sub.subscription(), now):
+        return CreditResult(entry_id, tvu, True, renew_locked(conn, sub, now, reason="credit"))
+    pkg = sub.package
+    code = "credited" if sub.subscription().is_active(now) else "credited_inactive"
+    text = notice(code, sub.lang, tvu=tvu, card=card, wallet=sub.wallet_tvu, package=pkg.name if pkg else "-",
+                  date=day(sub.expires_at), price=pkg.tvu if pkg else 0)
+    outbox_store.enqueue(conn, [events.sms(card, sub.msisdn, text, sub.lang)], now)
+    return CreditResult(entry_id, tvu, False, sub)
+
+
+def renew(conn: Connection, card: str, now: int, *, package_code: str | None = None) -> SubscriberRow:
+    """An explicit renewal: at once, stacked on the current period, paid from the wallet."""
+    sub = lock_subscriber(conn, card)
+    if package_code is not None and (sub.package is None or sub.package.code != package_code):
+        sub = _with(sub, package=package_by_code(conn, package_code))
+        conn.execute(update(subscribers).where(subscribers.c.id == sub.id).values(package_id=sub.package.id))
+    if sub.package is None:
+        raise UnknownPackage(f"card {card} has no package")
+    if sub.status is Status.SUSPENDED:
+        raise SubscriberBlocked(f"card {card} is suspended")
+    if not can_renew(sub.subscription()):
+        raise InsufficientWallet(f"{sub.package.code} costs {sub.package.tvu} TVU, wallet holds {sub.wallet_tvu}")
+    return renew_locked(conn, sub, now, reason="explicit")
+
+
+def renew_locked(conn: Connection, sub: SubscriberRow, now: int, *, reason: str) -> SubscriberRow:
+    """Renew ``sub`` (already locked and checked): debit the wallet, extend, entitle, notify."""
+    pkg = sub.package
+    assert pkg is not None
+    next_period = period(sub.subscription(), now)
+    entry_id = None
+    if pkg.tvu:
+        entry_id = ledger_store.post(conn, ledger.package_sale(sub.card, pkg.tvu, f"renewal:{sub.card}"), now)
+    conn.execute(update(subscribers).where(subscribers.c.id == sub.id).values(
+        status=Status.ACTIVE.value, expires_at=next_period.ends_at, updated_at=now))
+    conn.execute(renewals.insert().values(
+        subscriber_id=sub.id, package_id=pkg.id, starts_at=next_period.starts_at, ends_at=next_period.ends_at,
+        tvu=pkg.tvu, reason=reason, entry_id=entry_id, created_at=now))
+    renewed = _with(sub, status=Status.ACTIVE, expires_at=next_period.ends_at, wallet_tvu=sub.wallet_tvu - pkg.tvu)
+    text = notice("renewed", sub.lang, package=pkg.name, date=day(next_period.ends_at), wallet=renewed.wallet_tvu,
+                  card=sub.card)
+    outbox_store.enqueue(conn, [
+        events.grant(sub.card, pkg.products, next_period.ends_at, sub.lang),
+        events.osd(sub.card, text, sub.lang),
+        events.sms(sub.card, sub.msisdn, text, sub.lang),
+    ], now)
+    return renewed
+
+
+def expire_locked(conn: Connection, sub: SubscriberRow, now: int) -> SubscriberRow:
+    """The period ran out and the wallet does not cover the package: revoke and notify."""
+    pkg = sub.package
+    conn.execute(update(subscribers).where(subscribers.c.id == sub.id)
+                 .values(status=Status.EXPIRED.value, updated_at=now))
+    text = notice("expired", sub.lang, package=pkg.name if pkg else "-", card=sub.card, price=pkg.tvu if pkg else 0)
+    outbox_store.enqueue(conn, [
+        events.revoke(sub.card, pkg.products if pkg else (), sub.lang),
+        events.osd(sub.card, text, sub.lang),
+        events.sms(sub.card, sub.msisdn, text, sub.lang),
+    ], now)
+    return _with(sub, status=Status.EXPIRED)
+
+
+def due_for_expiry(conn: Connection, now: int, limit: int) -> list[str]:
+    rows = conn.execute(select(subscribers.c.card)
+                        .where(subscribers.c.status == Status.ACTIVE.value, subscribers.c.expires_at <= now)
+                        .order_by(subscribers.c.expires_at).limit(limit)).all()
+    return [r.card for r in rows]
+
+
+def _with(sub: SubscriberRow, **changes) -> SubscriberRow:
+    return replace(sub, **changes)

@@ -1,0 +1,138 @@
+"""Double-entry ledger: accounts, postings and journal entries (pure, no I/O).
+
+Every movement of value is one :class:`Entry` whose postings sum to zero in each
+unit (a currency code or ``TVU``). Amounts are signed integers, debits positive.
+Entries are append-only: a correction is a new entry that mirrors the original
+(:func:`reversal`). Account balances follow the same sign convention, so a
+liability such as a subscriber's wallet has a balance <= 0 and the trial balance
+of every unit is zero.
+
+Accounts are named by a code and a unit. The chart used by the billing core:
+
+==========================  =====  =================================================
+code                        unit   meaning
+==========================  =====  =================================================
+``wallet:CARD``             TVU    TVU owed to the subscriber (credit balance)
+``tvu:issued``              TVU    TVU put into wallets (debit balance)
+``tvu:earned``              TVU    TVU spent on packages (credit balance)
+``tvu:opening``             TVU    opening wallets imported from another system
+``cash:METHOD``             CCY    money received through a channel (debit balance)
+``sales:tvu``               CCY    money taken for TVU sold (credit balance)
+``sales:rounding``          CCY    money below one TVU, kept rather than lost
+==========================  =====  =================================================
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Iterable
+
+from billing_core.money import Conversion, Money
+
+TVU = "TVU"
+
+TVU_ISSUED = "tvu:issued"
+TVU_EARNED = "tvu:earned"
+TVU_OPENING = "tvu:opening"
+SALES_TVU = "sales:tvu"
+SALES_ROUNDING = "sales:rounding"
+
+
+def wallet_account(card: str) -> str:
+    return f"wallet:{card}"
+
+
+def cash_account(method: str) -> str:
+    return f"cash:{method}"
+
+
+@dataclass(frozen=True, slots=True)
+class Posting:
+    account: str
+    unit: str
+    amount: int  # debit positive, credit negative
+
+    def __post_init__(self) -> None:
+        if type(self.amount) is not int:
+            raise TypeError("posting amounts are integers")
+        if self.amount == 0:
+            raise ValueError(f"zero posting to {self.account}")
+
+
+class UnbalancedEntry(ValueError):
+    """Postings of one unit do not sum to zero: a bug in the caller."""
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A journal entry: what happened (``kind``), a reference and balanced postings."""
+
+    kind: str
+    postings: tuple[Posting, ...]
+    ref: str = ""
+    memo: str = ""
+
+    def __post_init__(self) -> None:
+        if len(self.postings) < 2:
+            raise UnbalancedEntry(f"{self.kind}: an entry needs at least two postings")
+        for unit, total in sums_by_unit(self.postings).items():
+            if total != 0:
+                raise UnbalancedEntry(f"{self.kind}: {unit} postings sum to {total}")
+
+
+def sums_by_unit(postings: Iterable[Posting]) -> dict[str, int]:
+    totals: dict[str, int] = defaultdict(int)
+    for posting in postings:
+        totals[posting.unit] += posting.amount
+    return dict(totals)
+
+
+def reversal(original: Entry, memo: str = "") -> Entry:
+    """The entry that undoes ``original``: the same postings with the signs flipped."""
+    return Entry(
+        kind="reversal",
+        postings=tuple(Posting(p.account, p.unit, -p.amount) for p in original.postings),
+        ref=original.ref,
+        memo=memo,
+    )
+
+
+def transfer(kind: str, unit: str, debit: str, credit: str, amount: int, ref: str = "", memo: str = "") -> Entry:
+    """Move ``amount`` of ``unit`` from ``credit`` to ``debit``: the simplest entry."""
+    if amount <= 0:
+        raise ValueError("transfer amount must be positive")
+    return Entry(kind, (Posting(debit, unit, amount), Posting(credit, unit, -amount)), ref, memo)
+
+
+def purchase_of_tvu(card: str, method: str, paid: Money, conversion: Conversion, ref: str, kind: str = "payment") -> Entry:
+    """Money received for TVU: the money side in its currency, the TVU side into the wallet.
+
+    The part of ``paid`` below one TVU is kept in ``sales:rounding``; it is never lost.
+    """
+    ccy = paid.currency
+    postings = [Posting(cash_account(method), ccy, paid.minor)]
+    if conversion.used.minor:
+        postings.append(Posting(SALES_TVU, ccy, -conversion.used.minor))
+    if conversion.remainder.minor:
+        postings.append(Posting(SALES_ROUNDING, ccy, -conversion.remainder.minor))
+    if conversion.tvu:
+        postings += [Posting(TVU_ISSUED, TVU, conversion.tvu), Posting(wallet_account(card), TVU, -conversion.tvu)]
+    return Entry(kind, tuple(postings), ref)
+
+
+def wallet_credit(card: str, tvu: int, source: str, ref: str, kind: str) -> Entry:
+    """TVU put into a wallet from a TVU source account (opening balance, grant)."""
+    return transfer(kind, TVU, source, wallet_account(card), tvu, ref)
+
+
+def package_sale(card: str, tvu: int, ref: str) -> Entry:
+    """A renewal paid from the wallet: the TVU leave the wallet and are earned."""
+    return transfer("renewal", TVU, wallet_account(card), TVU_EARNED, tvu, ref)
+
+
+def trial_balance_ok(balances: Iterable[tuple[str, str, int]]) -> bool:
+    """True when the balances (account, unit, balance) sum to zero in every unit."""
+    totals: dict[str, int] = defaultdict(int)
+    for _account, unit, balance in balances:
+        totals[unit] += balance
+    return all(total == 0 for total in totals.values())

@@ -1,0 +1,165 @@
+"""Use cases on packages, subscribers and their subscriptions.
+
+Each use case is one database transaction (``billing.db.write``/``read``) that
+also writes the outbox events it causes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from billing_core import ledger
+from billing_core.context import Billing
+from billing_core.db import subscriber_store as store
+from billing_core.db.subscriber_store import Package, SubscriberRow
+from billing_core.errors import InvalidInput, UnknownCard
+from billing_core.renewal import AtExpiry, Status, at_expiry, iso
+
+PACKAGE_CODE_MAX = 32
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriberView:
+    """A subscriber as the contract shows it."""
+
+    card: str
+    msisdn: str
+    name: str
+    lang: str
+    status: str
+    package: str | None
+    package_name: str | None
+    expires_at: int | None
+    wallet_tvu: int
+    recent: tuple[dict, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"card": self.card, "msisdn": self.msisdn, "name": self.name, "lang": self.lang,
+                "status": self.status, "package": self.package, "package_name": self.package_name,
+                "expires_at": iso(self.expires_at), "wallet_tvu": self.wallet_tvu,
+                "recent": [{**r, "at": iso(r["at"])} for r in self.recent]}
+
+
+def view(row: SubscriberRow, now: int, recent: tuple[dict, ...] = ()) -> SubscriberView:
+    pkg = row.package
+    return SubscriberView(row.card, row.msisdn, row.name, row.lang, row.subscription().effective_status(now).value,
+                          pkg.code if pkg else None, pkg.name if pkg else None, row.expires_at, row.wallet_tvu,
+                          recent)
+
+
+# ---- packages ------------------------------------------------------------------------------
+
+async def add_package(billing: Billing, code: str, name: str, days: int, tvu: int,
+                      products: tuple[str, ...] = ()) -> Package:
+    code = (code or "").strip().upper()
+    if not code or len(code) > PACKAGE_CODE_MAX or not code.replace("_", "").replace("-", "").isalnum():
+        raise InvalidInput("a package code is 1-32 letters, digits, '-' or '_'")
+    if not name or len(name) > 128:
+        raise InvalidInput("a package needs a name of at most 128 characters")
+    if type(days) is not int or not 1 <= days <= 3660:
+        raise InvalidInput("days must be a whole number from 1 to 3660")
+    if type(tvu) is not int or tvu < 0:
+        raise InvalidInput("tvu must be a whole number >= 0")
+    if any(not p.strip() or "," in p for p in products):
+        raise InvalidInput("products are CAS product ids separated by commas")
+    return await billing.db.write(store.insert_package, code, name, days, tvu,
+                                  tuple(p.strip() for p in products), billing.now())
+
+
+async def list_packages(billing: Billing) -> list[Package]:
+    return await billing.db.read(store.list_packages)
+
+
+# ---- subscribers ---------------------------------------------------------------------------
+
+async def add_subscriber(billing: Billing, card: str, msisdn: str, *, package: str | None = None,
+                         name: str = "", lang: str | None = None) -> SubscriberView:
+    card, msisdn, lang = billing.card(card), billing.msisdn(msisdn), billing.lang(lang)
+    if len(name) > 128:
+        raise InvalidInput("name is at most 128 characters")
+    now = billing.now()
+
+    def tx(conn):
+        package_id = store.package_by_code(conn, package.strip().upper()).id if package else None
+        store.insert_subscriber(conn, card, msisdn, name.strip(), lang, package_id, now)
+        return store.lock_subscriber(conn, card)
+
+    return view(await billing.db.write(tx), now)
+
+
+async def find_subscribers(billing: Billing, card_or_msisdn: str) -> list[SubscriberView]:
+    """Subscribers by card, or every card of a phone number, with their last wallet movements."""
+    key = (card_or_msisdn or "").strip()
+    by_card = billing.is_card(key)
+    msisdn = None if by_card else billing.msisdn(key)
+    now = billing.now()
+
+    def tx(conn):
+        rows = store.find_subscribers(conn, card=key if by_card else None, msisdn=msisdn)
+        return [view(r, now, tuple(store.recent_wallet_entries(conn, r.wallet_account_id))) for r in rows]
+
+    found = await billing.db.read(tx)
+    if not found:
+        raise UnknownCard(f"no subscriber for {key if by_card else 'that phone number'}")
+    return found
+
+
+async def show_subscriber(billing: Billing, card: str) -> SubscriberView:
+    return (await find_subscribers(billing, billing.card(card)))[0]
+
+
+# ---- wallet and renewals -------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Credited:
+    entry_id: int
+    tvu: int
+    renewed: bool
+    subscriber: SubscriberView
+
+
+async def credit_tvu(billing: Billing, card: str, tvu: int, *, source: str, ref: str, kind: str,
+                     created_by: str = "") -> Credited:
+    """Put ``tvu`` into a wallet from a TVU source account (opening balance, grant, card value)."""
+    card = billing.card(card)
+    if type(tvu) is not int or tvu <= 0:
+        raise InvalidInput("tvu must be a positive whole number")
+    entry = ledger.wallet_credit(card, tvu, source, ref, kind)
+    now = billing.now()
+    result = await billing.db.write(store.credit, card, entry, tvu, now, created_by=created_by)
+    return Credited(result.entry_id, result.tvu, result.renewed, view(result.subscriber, now))
+
+
+async def renew(billing: Billing, card: str, package: str | None = None) -> SubscriberView:
+    """Explicit renewal (RENEW, a dealer package top-up): at once, stacked, from the wallet."""
+    card = billing.card(card)
+    now = billing.now()
+    code = package.strip().upper() if package else None
+    return view(await billing.db.write(store.renew, card, now, package_code=code), now)
+
+
+async def expire_due(billing: Billing, limit: int = 100) -> dict[str, int]:
+    """At expiry: renew from the wallet when it covers the package, otherwise expire.
+
+    Returns how many were renewed and expired. One transaction per batch.
+    """
+    now = billing.now()
+
+    def tx(conn):
+        done = {"renewed": 0, "expired": 0}
+        for card in store.due_for_expiry(conn, now, limit):
+            sub = store.lock_subscriber(conn, card)
+            decision = at_expiry(sub.subscription(), now)
+            if decision is AtExpiry.RENEW:
+                store.renew_locked(conn, sub, now, reason="expiry")
+                done["renewed"] += 1
+            elif decision is AtExpiry.EXPIRE:
+                store.expire_locked(conn, sub, now)
+                done["expired"] += 1
+        return done
+
+    return await billing.db.write(tx)
+
+
+__all__ = ["SubscriberView", "Credited", "Status", "add_package", "list_packages", "add_subscriber",
+           "find_subscribers", "show_subscriber", "credit_tvu", "renew", "expire_due", "view"]
