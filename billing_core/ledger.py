@@ -19,6 +19,8 @@ code                        unit   meaning
 ``cash:METHOD``             CCY    money received through a channel (debit balance)
 ``sales:tvu``               CCY    money taken for TVU sold (credit balance)
 ``sales:rounding``          CCY    money below one TVU, kept rather than lost
+``suspense:payments``       CCY    money received that could not be applied yet
+``refunds:payable``         CCY    suspense money an operator decided to give back
 ==========================  =====  =================================================
 """
 from __future__ import annotations
@@ -36,6 +38,8 @@ TVU_EARNED = "tvu:earned"
 TVU_OPENING = "tvu:opening"
 SALES_TVU = "sales:tvu"
 SALES_ROUNDING = "sales:rounding"
+SUSPENSE = "suspense:payments"
+REFUNDS_PAYABLE = "refunds:payable"
 
 
 def wallet_account(card: str) -> str:
@@ -104,13 +108,16 @@ def transfer(kind: str, unit: str, debit: str, credit: str, amount: int, ref: st
     return Entry(kind, (Posting(debit, unit, amount), Posting(credit, unit, -amount)), ref, memo)
 
 
-def purchase_of_tvu(card: str, method: str, paid: Money, conversion: Conversion, ref: str, kind: str = "payment") -> Entry:
+def purchase_of_tvu(card: str, method: str, paid: Money, conversion: Conversion, ref: str, kind: str = "payment",
+                    *, source: str | None = None) -> Entry:
     """Money received for TVU: the money side in its currency, the TVU side into the wallet.
 
-    The part of ``paid`` below one TVU is kept in ``sales:rounding``; it is never lost.
+    The money comes from ``cash:METHOD`` (or ``source``, e.g. suspense when a held
+    payment is assigned). The part of ``paid`` below one TVU is kept in
+    ``sales:rounding``; it is never lost.
     """
     ccy = paid.currency
-    postings = [Posting(cash_account(method), ccy, paid.minor)]
+    postings = [Posting(source or cash_account(method), ccy, paid.minor)]
     if conversion.used.minor:
         postings.append(Posting(SALES_TVU, ccy, -conversion.used.minor))
     if conversion.remainder.minor:
@@ -118,6 +125,16 @@ def purchase_of_tvu(card: str, method: str, paid: Money, conversion: Conversion,
     if conversion.tvu:
         postings += [Posting(TVU_ISSUED, TVU, conversion.tvu), Posting(wallet_account(card), TVU, -conversion.tvu)]
     return Entry(kind, tuple(postings), ref)
+
+
+def to_suspense(method: str, paid: Money, ref: str) -> Entry:
+    """Money received that cannot be applied now: held, never lost."""
+    return transfer("suspense", paid.currency, cash_account(method), SUSPENSE, paid.minor, ref)
+
+
+def suspense_to_refund(paid: Money, ref: str) -> Entry:
+    """An operator decided a held payment goes back to the payer."""
+    return transfer("refund", paid.currency, SUSPENSE, REFUNDS_PAYABLE, paid.minor, ref)
 
 
 def wallet_credit(card: str, tvu: int, source: str, ref: str, kind: str) -> Entry:

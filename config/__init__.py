@@ -2,11 +2,15 @@
 
 from config.settings import (
     AfricasTalkingSettings,
+    AirtelSettings,
+    MpesaSettings,
+    MtnSettings,
     DatabaseSettings,
     LoggingSettings,
     OperatorSettings,
     OutboxSettings,
     RedisSettings,
+    SchedulerSettings,
     Secret,
     SecuritySettings,
     ServerSettings,

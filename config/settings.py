@@ -38,11 +38,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 __all__ = [
     "AfricasTalkingSettings",
+    "AirtelSettings",
+    "MpesaSettings",
+    "MtnSettings",
     "DatabaseSettings",
     "LoggingSettings",
     "OperatorSettings",
     "OutboxSettings",
     "RedisSettings",
+    "SchedulerSettings",
     "Secret",
     "SecuritySettings",
     "ServerSettings",
@@ -305,6 +309,17 @@ class OutboxSettings(_Section):
 
 
 @dataclass(frozen=True, repr=False)
+class SchedulerSettings(_Section):
+    section: ClassVar[str] = "scheduler"
+    interval_s: float
+    batch_size: int
+
+    def __post_init__(self) -> None:
+        self._positive("interval_s")
+        self._at_least("batch_size", 1)
+
+
+@dataclass(frozen=True, repr=False)
 class SmsSettings(_Section):
     section: ClassVar[str] = "sms"
     provider: str
@@ -344,11 +359,92 @@ class AfricasTalkingSettings(_Section):
     base_url: str
     sender_id: str
     timeout_s: float
+    payments_callback_token: Secret
+    payments_allow_ips: tuple[str, ...]
 
     def __post_init__(self) -> None:
         self._non_empty("base_url")
         self._http_url("base_url")
         self._positive("timeout_s")
+        _check_networks(self._key("payments_allow_ips"), self.payments_allow_ips)
+
+
+def _check_networks(key: str, networks: tuple[str, ...]) -> None:
+    """Each entry an IP address or network (``196.201.214.0/24``)."""
+    import ipaddress
+
+    for net in networks:
+        try:
+            ipaddress.ip_network(net, strict=False)
+        except ValueError:
+            raise SettingsError(key, f"not an IP address or network: {net!r}") from None
+
+
+@dataclass(frozen=True, repr=False)
+class MpesaSettings(_Section):
+    section: ClassVar[str] = "mpesa"
+    base_url: str
+    consumer_key: str
+    consumer_secret: Secret
+    shortcode: str
+    passkey: Secret
+    callback_url: str
+    callback_token: Secret
+    allow_ips: tuple[str, ...]
+    timeout_s: float
+
+    def __post_init__(self) -> None:
+        self._http_url("base_url")
+        self._http_url("callback_url")
+        self._positive("timeout_s")
+        _check_networks(self._key("allow_ips"), self.allow_ips)
+
+
+@dataclass(frozen=True, repr=False)
+class MtnSettings(_Section):
+    section: ClassVar[str] = "mtn"
+    base_url: str
+    api_user: str
+    api_key: Secret
+    subscription_key: Secret
+    target_environment: str
+    currency: str
+    callback_url: str
+    callback_token: Secret
+    allow_ips: tuple[str, ...]
+    timeout_s: float
+    poll_s: float
+    polls_max: int
+
+    def __post_init__(self) -> None:
+        self._http_url("base_url")
+        self._http_url("callback_url")
+        self._positive("timeout_s")
+        self._positive("poll_s")
+        self._at_least("polls_max", 1)
+        _check_networks(self._key("allow_ips"), self.allow_ips)
+
+
+@dataclass(frozen=True, repr=False)
+class AirtelSettings(_Section):
+    section: ClassVar[str] = "airtel"
+    base_url: str
+    client_id: str
+    client_secret: Secret
+    country: str
+    currency: str
+    callback_token: Secret
+    allow_ips: tuple[str, ...]
+    timeout_s: float
+    poll_s: float
+    polls_max: int
+
+    def __post_init__(self) -> None:
+        self._http_url("base_url")
+        self._positive("timeout_s")
+        self._positive("poll_s")
+        self._at_least("polls_max", 1)
+        _check_networks(self._key("allow_ips"), self.allow_ips)
 
 
 @dataclass(frozen=True, repr=False)
@@ -387,9 +483,13 @@ class Settings:
     server: ServerSettings
     tv: TvSettings
     outbox: OutboxSettings
+    scheduler: SchedulerSettings
     sms: SmsSettings
     smpp: SmppSettings
     africastalking: AfricasTalkingSettings
+    mpesa: MpesaSettings
+    mtn: MtnSettings
+    airtel: AirtelSettings
     security: SecuritySettings
     logging: LoggingSettings
 

@@ -18,7 +18,7 @@ from billing_core.db.database import open_database
 from billing_core.db.migrate import upgrade
 from billing_core.money import Rates
 
-PG_ADMIN = os.environ.get("TVTOPUP_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+PG_ADMIN = os.environ.get("TVTOPUP_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Collection, Iterable
 
 from sqlalchemy import Connection, and_, func, select, update
 
@@ -36,18 +36,20 @@ class StoredEvent:
         return {"id": self.event_id, **self.payload}
 
 
-def due(conn: Connection, now: int, limit: int) -> list[StoredEvent]:
+def due(conn: Connection, now: int, limit: int, kinds: Collection[str] | None = None) -> list[StoredEvent]:
     """Pending events, oldest first, holding back every card whose oldest pending
-    event is not due yet, so each card's events are delivered in order."""
-    blocked = (
-        select(outbox.c.card)
-        .where(outbox.c.status == "pending", outbox.c.next_attempt_at > now)
-        .scalar_subquery()
-    )
+    event is not due yet, so each card's events are delivered in order.
+
+    With ``kinds``, only events of those kinds, and only those kinds hold a card
+    back: one receiver's outage does not delay what goes to another.
+    """
+    blocked = select(outbox.c.card).where(outbox.c.status == "pending", outbox.c.next_attempt_at > now)
+    query = select(outbox).where(outbox.c.status == "pending", outbox.c.next_attempt_at <= now)
+    if kinds is not None:
+        blocked = blocked.where(outbox.c.kind.in_(list(kinds)))
+        query = query.where(outbox.c.kind.in_(list(kinds)))
     rows = conn.execute(
-        select(outbox).where(outbox.c.status == "pending", outbox.c.next_attempt_at <= now,
-                             outbox.c.card.not_in(blocked))
-        .order_by(outbox.c.id).limit(limit)
+        query.where(outbox.c.card.not_in(blocked.scalar_subquery())).order_by(outbox.c.id).limit(limit)
     ).all()
     return [StoredEvent(r.id, r.event_id, r.kind, r.card, json.loads(r.payload), r.attempts) for r in rows]
 

@@ -385,8 +385,8 @@ def test_redacted_is_plain_nested_dicts() -> None:
     assert r["redis"]["url"] == "redis://:***@cache:6379/0"
     assert r["currencies"] == {"KES": 100}
     assert r["operator"]["languages"] == ["en", "fr", "sw"]
-    assert list(r) == ["operator", "currencies", "database", "redis", "server", "tv", "outbox",
-                       "sms", "smpp", "africastalking", "security", "logging"]
+    assert list(r) == ["operator", "currencies", "database", "redis", "server", "tv", "outbox", "scheduler",
+                       "sms", "smpp", "africastalking", "mpesa", "mtn", "airtel", "security", "logging"]
 
 
 def test_secret_value_semantics() -> None:

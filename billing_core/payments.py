@@ -1,0 +1,125 @@
+"""Payments from every channel, through one path: ``record_payment``.
+
+A provider adapter turns its payload into a :class:`PaymentNotice`; the use case
+records it keyed by (provider, provider transaction id) under a unique
+constraint, converts the money to TVU at the currency's rate, credits the
+wallet and applies the renewal rules, in one transaction with its outbox
+events. A repeat of the same transaction id, however concurrent, credits nothing
+and returns the first outcome. Money that cannot be applied (unknown or
+suspended card, currency without a rate, less than one TVU) is held in
+``suspense:payments`` until an operator assigns it to a card or marks it for refund.
+"""
+from __future__ import annotations
+
+import re
+
+from billing_core.context import Billing
+from billing_core.db import payment_store as store
+from billing_core.db.payment_store import Payment, PaymentNotice
+from billing_core.errors import InvalidAmount, InvalidInput
+from billing_core.money import Money
+
+TXID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+PROVIDERS = ("mpesa", "mtn", "airtel", "africastalking", "cash", "bank", "cheque")
+MANUAL_METHODS = ("cash", "bank", "cheque")
+
+
+def _check(notice: PaymentNotice) -> None:
+    if notice.provider not in PROVIDERS:
+        raise InvalidInput(f"unknown payment provider {notice.provider!r}")
+    if not TXID.fullmatch(notice.txid):
+        raise InvalidInput("a transaction id is 1-64 letters, digits or ._:-")
+    if notice.amount.minor <= 0:
+        raise InvalidAmount("a payment must be more than zero")
+
+
+async def record_payment(billing: Billing, notice: PaymentNotice) -> Payment:
+    """Record a payment exactly once; credit it to the card or hold it in suspense."""
+    _check(notice)
+    card = notice.account.strip() if billing.is_card(notice.account) else None
+    return await billing.db.write(store.record, notice, card, billing.rates, billing.now())
+
+
+async def record_manual(billing: Billing, card: str, amount: str, method: str, ref: str, *,
+                        operator: str, site: str = "") -> Payment:
+    """Money taken at an agency or by bank: the reference is the idempotency key."""
+    if method not in MANUAL_METHODS:
+        raise InvalidInput(f"method must be one of {', '.join(MANUAL_METHODS)}")
+    notice = PaymentNotice(provider=method, txid=ref.strip(), account=billing.card(card), amount=Money.parse(amount),
+                           created_by=operator, site=site)
+    return await record_payment(billing, notice)
+
+
+def _split(txid: str) -> tuple[str | None, str]:
+    provider, sep, rest = txid.partition(":")
+    return (provider, rest) if sep and provider in PROVIDERS else (None, txid)
+
+
+async def assign_payment(billing: Billing, txid: str, card: str, *, operator: str) -> Payment:
+    """Credit a payment held in suspense to ``card`` (``TXID`` or ``PROVIDER:TXID``)."""
+    provider, tx = _split(txid)
+    return await billing.db.write(store.assign, provider, tx, billing.card(card), billing.rates, billing.now(),
+                                  operator)
+
+
+async def refund_payment(billing: Billing, txid: str, *, operator: str) -> Payment:
+    provider, tx = _split(txid)
+    return await billing.db.write(store.refund, provider, tx, billing.now(), operator)
+
+
+async def suspense(billing: Billing, since: int | None = None, until: int | None = None) -> list[Payment]:
+    return await billing.db.read(store.in_suspense, since, until)
+
+
+async def card_is_payable(billing: Billing, account: str) -> bool:
+    """Validation (before the money moves): is ``account`` a card that can take a payment now?"""
+    if not billing.is_card(account):
+        return False
+    return await billing.db.read(store.payable, account.strip())
+
+
+__all__ = ["PaymentNotice", "Payment", "open_request", "set_provider_ref", "find_request", "settle_request",
+           "due_requests", "request_polled", "record_payment", "record_manual", "assign_payment", "refund_payment",
+           "suspense", "card_is_payable"]
+
+
+# ---- payment requests: we ask the payer's phone to approve (STK push, MoMo, Airtel) ---------
+
+async def open_request(billing: Billing, provider: str, card: str, msisdn: str, amount: Money, *,
+                       reference: str, first_poll_in_s: int = 30) -> store.PaymentRequest:
+    """Record a request we are about to send, before sending it (a crash then leaves a
+    pending request that the poller resolves, never a payment we do not know of)."""
+    if provider not in PROVIDERS:
+        raise InvalidInput(f"unknown payment provider {provider!r}")
+    if amount.minor <= 0:
+        raise InvalidAmount("a payment must be more than zero")
+    now = billing.now()
+    return await billing.db.write(store.open_request, provider, reference, billing.card(card),
+                                  billing.msisdn(msisdn), amount, now, now + first_poll_in_s)
+
+
+async def set_provider_ref(billing: Billing, reference: str, provider_ref: str) -> None:
+    await billing.db.write(store.set_provider_ref, reference, provider_ref, billing.now())
+
+
+async def find_request(billing: Billing, *, reference: str | None = None, provider: str | None = None,
+                       provider_ref: str | None = None) -> store.PaymentRequest:
+    return await billing.db.read(store.request_by, reference=reference, provider=provider,
+                                 provider_ref=provider_ref)
+
+
+async def settle_request(billing: Billing, request: store.PaymentRequest,
+                         outcome: store.Settlement) -> tuple[store.PaymentRequest, Payment | None]:
+    """The provider's final word on a request; idempotent."""
+    if outcome.success and not TXID.fullmatch(outcome.txid or ""):
+        raise InvalidInput("a successful payment needs the provider's transaction id")
+    return await billing.db.write(store.settle, request, outcome, billing.rates, billing.now())
+
+
+async def due_requests(billing: Billing, provider: str, limit: int = 50) -> list[store.PaymentRequest]:
+    return await billing.db.read(store.due_requests, provider, billing.now(), limit)
+
+
+async def request_polled(billing: Billing, reference: str, *, next_in_s: int, polls_max: int) -> None:
+    now = billing.now()
+    await billing.db.write(store.polled, reference, now + next_in_s, now, polls_max)

@@ -1,0 +1,100 @@
+"""The aiohttp application: ``create_app(settings)``.
+
+Each resource has one cleanup context that opens it and closes it: the
+database, Redis (when configured), and the background workers (outbox
+dispatcher, scheduler). Handlers reach them through typed app keys.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import AsyncIterator, Callable
+
+from aiohttp import web
+
+from billing_core.context import Billing, system_clock
+from billing_core.db import outbox_store
+from billing_core.db.database import database_from_settings
+from config.settings import Settings
+from gateway.http import health
+from gateway.keys import BILLING, METRICS, REDIS, SETTINGS
+from gateway.metrics import Metrics
+from gateway.middleware import request_context
+from tv_notify.dispatcher import Dispatcher
+from tv_notify.scheduler import Scheduler
+
+log = logging.getLogger("tvtopup")
+
+
+def create_app(settings: Settings, *, clock: Callable[[], int] = system_clock, workers: bool = True) -> web.Application:
+    """The gateway; ``workers=False`` leaves out the dispatcher and scheduler (tests, extra processes)."""
+    app = web.Application(client_max_size=settings.server.max_body_bytes, middlewares=[request_context])
+    app[SETTINGS] = settings
+    app[METRICS] = Metrics()
+    app.cleanup_ctx.append(_database(clock))
+    if settings.redis.url:
+        app.cleanup_ctx.append(_redis)
+    if workers:
+        app.cleanup_ctx.append(_workers(clock))
+    app.add_routes(health.routes)
+    return app
+
+
+def _database(clock: Callable[[], int]):
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        settings = app[SETTINGS]
+        db = database_from_settings(settings)
+        app[BILLING] = Billing.from_settings(settings, db, clock)
+        backlog = {"pending": 0, "dead": 0}
+
+        async def refresh_backlog() -> None:
+            backlog.update(await db.read(outbox_store.counts))
+
+        metrics = app[METRICS]
+        metrics.refresher(refresh_backlog)
+        metrics.gauge("tvtopup_outbox_pending", "Outbox events waiting for delivery", lambda: backlog.get("pending", 0))
+        metrics.gauge("tvtopup_outbox_dead_total", "Outbox events given up (see tvtopup events)",
+                      lambda: backlog.get("dead", 0))
+        yield
+        await db.close()
+
+    return ctx
+
+
+async def _redis(app: web.Application) -> AsyncIterator[None]:
+    import redis.asyncio as aioredis
+
+    settings = app[SETTINGS]
+    client = aioredis.from_url(settings.redis.url, socket_timeout=2, socket_connect_timeout=2,
+                               health_check_interval=30)
+    app[REDIS] = client
+    yield
+    await client.aclose()
+
+
+def _workers(clock: Callable[[], int]):
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        settings, billing = app[SETTINGS], app[BILLING]
+        dispatcher = Dispatcher.from_settings(settings, billing.db, clock)
+        billing.db.add_commit_listener(dispatcher.wake)
+        scheduler = Scheduler(billing, interval_s=settings.scheduler.interval_s,
+                              batch_size=settings.scheduler.batch_size)
+        metrics = app[METRICS]
+        metrics.gauge("tvtopup_outbox_delivered", "Events delivered by this process", lambda: dispatcher.delivered)
+        metrics.gauge("tvtopup_outbox_failures", "Failed delivery attempts by this process", lambda: dispatcher.failed)
+        metrics.gauge("tvtopup_outbox_dead", "Events given up by this process", lambda: dispatcher.dead)
+        stop = asyncio.Event()
+        tasks = [asyncio.create_task(dispatcher.run_forever(stop), name="outbox-dispatcher"),
+                 asyncio.create_task(scheduler.run_forever(stop), name="scheduler")]
+        yield
+        stop.set()
+        dispatcher.wake()
+        done, pending = await asyncio.wait(tasks, timeout=settings.server.shutdown_timeout_s)
+        for task in pending:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await dispatcher.close()
+
+    return ctx

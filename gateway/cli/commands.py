@@ -1,0 +1,172 @@
+"""The operator's verbs. Each ``register_*`` adds one command group to the parser."""
+from __future__ import annotations
+
+import argparse
+import contextlib
+from pathlib import Path
+from typing import AsyncIterator
+
+from billing_core import imports, reports
+from billing_core import subscriptions as subs
+from billing_core.context import Billing
+from billing_core.db.database import database_from_settings
+from billing_core.db.migrate import upgrade
+from billing_core.errors import InvalidInput
+from config.settings import Settings
+from gateway.cli.output import emit
+
+SUBSCRIBER_COLUMNS = ("card", "msisdn", "name", "lang", "status", "package", "expires_at", "wallet_tvu", "recent")
+PACKAGE_COLUMNS = ("code", "name", "days", "tvu", "products")
+
+
+@contextlib.asynccontextmanager
+async def open_billing(settings: Settings) -> AsyncIterator[Billing]:
+    """The billing context on a migrated database, closed afterwards."""
+    await upgrade(settings.database.url)
+    db = database_from_settings(settings)
+    try:
+        yield Billing.from_settings(settings, db)
+    finally:
+        await db.close()
+
+
+def _sub(verbs, common, name: str, help_text: str) -> argparse.ArgumentParser:
+    return verbs.add_parser(name, help=help_text, parents=[common], description=help_text)
+
+
+# ---- serve and db ---------------------------------------------------------------------------
+
+def register_serve(verbs, common) -> None:
+    p = _sub(verbs, common, "serve", "apply migrations, then serve HTTP and run the background workers")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.set_defaults(run=_serve)
+
+
+def _serve(settings: Settings, args) -> int:
+    from gateway.server import serve
+
+    return serve(settings, host=args.host, port=args.port)
+
+
+def register_db(verbs, common) -> None:
+    p = _sub(verbs, common, "db", "database schema")
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    up = actions.add_parser("upgrade", parents=[common], help="apply pending migrations and exit")
+    up.set_defaults(run=_db_upgrade)
+
+
+async def _db_upgrade(settings: Settings, args) -> int:
+    await upgrade(settings.database.url)
+    emit({"status": "ok", "database": settings.redacted()["database"]["url"]}, as_json=args.json)
+    return 0
+
+
+# ---- packages -------------------------------------------------------------------------------
+
+def register_package(verbs, common) -> None:
+    p = _sub(verbs, common, "package", "packages priced in TVU")
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = actions.add_parser("add", parents=[common], help="add a package")
+    add.add_argument("code")
+    add.add_argument("--name", required=True)
+    add.add_argument("--days", type=int, required=True)
+    add.add_argument("--tvu", type=int, required=True)
+    add.add_argument("--products", default="", help="CAS product ids, comma-separated")
+    add.set_defaults(run=_package_add)
+    lst = actions.add_parser("list", parents=[common], help="list packages")
+    lst.set_defaults(run=_package_list)
+
+
+def _package_json(pkg) -> dict:
+    return {"code": pkg.code, "name": pkg.name, "days": pkg.days, "tvu": pkg.tvu, "products": list(pkg.products)}
+
+
+async def _package_add(settings: Settings, args) -> int:
+    products = tuple(p.strip() for p in args.products.split(",") if p.strip())
+    async with open_billing(settings) as billing:
+        pkg = await subs.add_package(billing, args.code, args.name, args.days, args.tvu, products)
+    emit(_package_json(pkg), as_json=args.json, columns=PACKAGE_COLUMNS)
+    return 0
+
+
+async def _package_list(settings: Settings, args) -> int:
+    async with open_billing(settings) as billing:
+        packages = await subs.list_packages(billing)
+    emit([_package_json(p) for p in packages], as_json=args.json, columns=PACKAGE_COLUMNS)
+    return 0
+
+
+# ---- subscribers ----------------------------------------------------------------------------
+
+def register_subscriber(verbs, common) -> None:
+    p = _sub(verbs, common, "subscriber", "subscribers and their smartcards")
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = actions.add_parser("add", parents=[common], help="register a smartcard")
+    add.add_argument("--card", required=True)
+    add.add_argument("--msisdn", required=True)
+    add.add_argument("--package")
+    add.add_argument("--name", default="")
+    add.add_argument("--lang")
+    add.set_defaults(run=_subscriber_add)
+    show = actions.add_parser("show", parents=[common], help="a card, or every card of a phone number")
+    show.add_argument("key", metavar="CARD|MSISDN")
+    show.set_defaults(run=_subscriber_show)
+    imp = actions.add_parser("import", parents=[common], help="import subscribers from CSV, all or nothing")
+    imp.add_argument("file", type=Path, metavar="FILE.csv")
+    imp.set_defaults(run=_subscriber_import)
+
+
+async def _subscriber_add(settings: Settings, args) -> int:
+    async with open_billing(settings) as billing:
+        found = await subs.add_subscriber(billing, args.card, args.msisdn, package=args.package, name=args.name,
+                                          lang=args.lang)
+    emit(found.to_json(), as_json=args.json, columns=SUBSCRIBER_COLUMNS)
+    return 0
+
+
+async def _subscriber_show(settings: Settings, args) -> int:
+    async with open_billing(settings) as billing:
+        found = await subs.find_subscribers(billing, args.key)
+    data = [f.to_json() for f in found]
+    emit(data[0] if len(data) == 1 else data, as_json=args.json, columns=SUBSCRIBER_COLUMNS)
+    return 0
+
+
+async def _subscriber_import(settings: Settings, args) -> int:
+    try:
+        text = args.file.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {args.file}: {exc.strerror}") from None
+    async with open_billing(settings) as billing:
+        count = await imports.import_subscribers(billing, text)
+    emit({"imported": count}, as_json=args.json)
+    return 0
+
+
+# ---- reports --------------------------------------------------------------------------------
+
+def register_report(verbs, common) -> None:
+    p = _sub(verbs, common, "report", "reports")
+    kinds = p.add_subparsers(dest="report", required=True, metavar="REPORT")
+    ledger = kinds.add_parser("ledger", parents=[common], help="trial balance: every unit sums to zero")
+    ledger.add_argument("--csv", action="store_true")
+    ledger.add_argument("--from", dest="date_from", help="accepted for symmetry; balances are as of now")
+    ledger.add_argument("--to", dest="date_to")
+    ledger.set_defaults(run=_report_ledger)
+
+
+async def _report_ledger(settings: Settings, args) -> int:
+    async with open_billing(settings) as billing:
+        lines = await reports.trial_balance(billing)
+    data = [line.to_json() for line in lines]
+    emit(data, as_json=args.json, as_csv=args.csv, columns=("account", "unit", "balance"))
+    totals: dict[str, int] = {}
+    for line in lines:
+        totals[line.unit] = totals.get(line.unit, 0) + line.balance
+    if not args.json and not args.csv:
+        print("totals: " + (", ".join(f"{u} {t}" for u, t in sorted(totals.items())) or "(empty ledger)"))
+    return 0 if all(t == 0 for t in totals.values()) else 1
+
+
+REGISTRY = [register_serve, register_db, register_package, register_subscriber, register_report]

@@ -1,0 +1,13 @@
+"""Typed keys for what the application holds (``app[BILLING]``)."""
+from __future__ import annotations
+
+from aiohttp import web
+
+from billing_core.context import Billing
+from config.settings import Settings
+from gateway.metrics import Metrics
+
+SETTINGS = web.AppKey("settings", Settings)
+BILLING = web.AppKey("billing", Billing)
+METRICS = web.AppKey("metrics", Metrics)
+REDIS = web.AppKey("redis", object)  # redis.asyncio.Redis when [redis] url is set

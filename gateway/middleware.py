@@ -1,0 +1,64 @@
+"""Middlewares: a request id on every response and log line, JSON errors, metrics.
+
+Expected refusals (:class:`billing_core.errors.DomainError`) become a 4xx with
+``{"error": code, "detail": …}``; anything else is a bug: logged with the request id
+and answered 500 without details.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+from aiohttp import web
+
+from billing_core.errors import DomainError
+from gateway.keys import METRICS
+from gateway.logs import request_id
+
+log = logging.getLogger("tvtopup.http")
+_CLIENT_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def json_error(status: int, code: str, detail: str = "") -> web.Response:
+    body = {"error": code}
+    if detail:
+        body["detail"] = detail
+    return web.json_response(body, status=status)
+
+
+@web.middleware
+async def request_context(request: web.Request, handler) -> web.StreamResponse:
+    given = request.headers.get("X-Request-Id", "")
+    rid = given if _CLIENT_ID.fullmatch(given) else uuid.uuid4().hex
+    token = request_id.set(rid)
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await _answer(request, handler)
+        status = response.status
+        response.headers["X-Request-Id"] = rid
+        return response
+    finally:
+        route = request.match_info.route.resource.canonical if request.match_info.route.resource else "unmatched"
+        request.app[METRICS].observe(route, request.method, status, time.perf_counter() - started)
+        request_id.reset(token)
+
+
+async def _answer(request: web.Request, handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except DomainError as exc:
+        return json_error(exc.http_status, exc.code, exc.detail)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return json_error(exc.status, _slug(exc.reason), exc.text if exc.text != f"{exc.status}: {exc.reason}" else "")
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return json_error(500, "internal", "internal error; quote the X-Request-Id")
+
+
+def _slug(reason: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", reason.lower()).strip("_") or "error"
