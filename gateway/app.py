@@ -18,7 +18,12 @@ from billing_core.db import outbox_store
 from billing_core.db.database import database_from_settings
 from config.settings import Settings
 from gateway.http import health
-from gateway.keys import BILLING, METRICS, REDIS, SETTINGS
+from gateway.http_client import client_ctx
+from gateway.keys import BILLING, METRICS, REDIS, SETTINGS, WORKERS
+from gateway.providers.africastalking import routes as at_routes
+from gateway.providers.airtel import routes as airtel_routes
+from gateway.providers.mpesa import routes as mpesa_routes
+from gateway.providers.mtn_momo import routes as mtn_routes
 from gateway.metrics import Metrics
 from gateway.middleware import request_context
 from tv_notify.dispatcher import Dispatcher
@@ -33,11 +38,15 @@ def create_app(settings: Settings, *, clock: Callable[[], int] = system_clock, w
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
     app.cleanup_ctx.append(_database(clock))
+    app.cleanup_ctx.append(client_ctx)
     if settings.redis.url:
         app.cleanup_ctx.append(_redis)
     if workers:
         app.cleanup_ctx.append(_workers(clock))
+    app[WORKERS] = workers
     app.add_routes(health.routes)
+    for setup in (mpesa_routes.setup, mtn_routes.setup, airtel_routes.setup, at_routes.setup):
+        setup(app)
     return app
 
 

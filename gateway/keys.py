@@ -11,3 +11,4 @@ SETTINGS = web.AppKey("settings", Settings)
 BILLING = web.AppKey("billing", Billing)
 METRICS = web.AppKey("metrics", Metrics)
 REDIS = web.AppKey("redis", object)  # redis.asyncio.Redis when [redis] url is set
+WORKERS = web.AppKey("workers", bool)  # whether this process runs the background workers

@@ -81,3 +81,29 @@ async def billing(db_url, clock):
     db = open_database(db_url)
     yield Billing(db=db, rates=Rates({"KES": 100, "UGX": 50}), clock=clock)
     await db.close()
+
+
+@pytest.fixture
+def make_settings(db_url):
+    """Settings on the test database, with ``section.key`` overrides."""
+    from config.settings import load_settings
+
+    def make(**overrides):
+        return load_settings(environ={}).replace(**{"database.url": db_url, **overrides})
+
+    return make
+
+
+@pytest.fixture
+def gateway_client(aiohttp_client, make_settings, clock):
+    """Start the real app (``create_app``) on the test database; returns a test client.
+
+    ``await gateway_client(workers=False, **{"mpesa.callback_token": "t"})``; the
+    client's ``app`` has the billing context at ``app[BILLING]``.
+    """
+    from gateway.app import create_app
+
+    async def start(workers: bool = False, **overrides):
+        return await aiohttp_client(create_app(make_settings(**overrides), clock=clock, workers=workers))
+
+    return start

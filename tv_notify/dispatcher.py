@@ -151,7 +151,8 @@ class Dispatcher:
             for event in events:
                 error = await self._attempt(adapter, event)
                 outcomes.append(Outcome(event, error))
-                pass
+                if error is not None:
+                    break
         return outcomes
 
     async def _attempt(self, adapter: Adapter, event: StoredEvent) -> DeliveryError | None:
