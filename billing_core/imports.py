@@ -38,8 +38,9 @@ class ImportRow:
     wallet_tvu: int
 
 
-def parse_csv(billing: Billing, text: str) -> list[ImportRow]:
-    """Check every row; raise :class:`InvalidImport` listing each bad line."""
+def parse_csv(billing: Billing, text: str, packages: set[str]) -> list[ImportRow]:
+    """Check every row (``packages``: the codes that exist); raise :class:`InvalidImport`
+    listing each bad line."""
     reader = csv.DictReader(io.StringIO(text))
     missing = [c for c in ("card", "msisdn") if c not in (reader.fieldnames or [])]
     unknown = [c for c in (reader.fieldnames or []) if c not in COLUMNS]
@@ -55,6 +56,8 @@ def parse_csv(billing: Billing, text: str) -> list[ImportRow]:
             continue
         if row.card in seen:
             errors.append(f"line {line}: card {row.card} appears twice")
+        if row.package and row.package not in packages:
+            errors.append(f"line {line}: unknown package {row.package}")
         seen.add(row.card)
         rows.append(row)
         if len(rows) > ROWS_MAX:
@@ -83,7 +86,8 @@ def _row(billing: Billing, line: int, raw: dict) -> ImportRow:
 
 async def import_subscribers(billing: Billing, text: str) -> int:
     """Import every row of ``text`` in one transaction; returns how many."""
-    rows = parse_csv(billing, text)
+    known = {p.code for p in await billing.db.read(store.list_packages)}
+    rows = parse_csv(billing, text, known)
     now = billing.now()
 
     def tx(conn):

@@ -12,7 +12,7 @@ from billing_core import ledger
 from billing_core.context import Billing
 from billing_core.db import subscriber_store as store
 from billing_core.db.subscriber_store import Package, SubscriberRow
-from billing_core.errors import InvalidInput, UnknownCard
+from billing_core.errors import InvalidInput, InvalidMsisdn, UnknownCard
 from billing_core.renewal import AtExpiry, Status, at_expiry, iso
 
 PACKAGE_CODE_MAX = 32
@@ -88,24 +88,46 @@ async def add_subscriber(billing: Billing, card: str, msisdn: str, *, package: s
 
 
 async def find_subscribers(billing: Billing, card_or_msisdn: str) -> list[SubscriberView]:
-    """Subscribers by card, or every card of a phone number, with their last wallet movements."""
+    """Subscribers by card, or every card of a phone number, with their last wallet movements.
+
+    A local phone number (``0712345678``) is card-shaped too: when no card matches, it is
+    tried as a phone number.
+    """
     key = (card_or_msisdn or "").strip()
     by_card = billing.is_card(key)
-    msisdn = None if by_card else billing.msisdn(key)
-    now = billing.now()
-
-    def tx(conn):
-        rows = store.find_subscribers(conn, card=key if by_card else None, msisdn=msisdn)
-        return [view(r, now, tuple(store.recent_wallet_entries(conn, r.wallet_account_id))) for r in rows]
-
-    found = await billing.db.read(tx)
+    msisdn = _msisdn_or_none(billing, key) if by_card else billing.msisdn(key)
+    found = await _find(billing, key if by_card else None, msisdn)
     if not found:
         raise UnknownCard(f"no subscriber for {key if by_card else 'that phone number'}")
     return found
 
 
 async def show_subscriber(billing: Billing, card: str) -> SubscriberView:
-    return (await find_subscribers(billing, billing.card(card)))[0]
+    """The subscriber of ``card`` (never the subscriber of a phone number that looks like it)."""
+    card = billing.card(card)
+    found = await _find(billing, card, None)
+    if not found:
+        raise UnknownCard(f"no subscriber for {card}")
+    return found[0]
+
+
+async def _find(billing: Billing, card: str | None, msisdn: str | None) -> list[SubscriberView]:
+    now = billing.now()
+
+    def tx(conn):
+        rows = store.find_subscribers(conn, card=card) if card else []
+        if not rows and msisdn:
+            rows = store.find_subscribers(conn, msisdn=msisdn)
+        return [view(r, now, tuple(store.recent_wallet_entries(conn, r.wallet_account_id))) for r in rows]
+
+    return await billing.db.read(tx)
+
+
+def _msisdn_or_none(billing: Billing, text: str) -> str | None:
+    try:
+        return billing.msisdn(text)
+    except InvalidMsisdn:
+        return None
 
 
 # ---- wallet and renewals -------------------------------------------------------------------

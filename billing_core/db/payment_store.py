@@ -16,7 +16,7 @@ from billing_core.db.dialect import insert_ignore
 from billing_core.db.schema import payment_requests, payments, subscribers
 from billing_core.errors import Conflict, NotFound, UnknownCard
 from billing_core.money import Money, Rates
-from billing_core.renewal import Status
+from billing_core.renewal import Status, iso
 
 RAW_MAX = 4000
 
@@ -55,7 +55,7 @@ class Payment:
     def to_json(self) -> dict:
         return {"id": self.id, "provider": self.provider, "txid": self.txid, "account": self.account,
                 "card": self.card, "amount": str(self.amount), "tvu": self.tvu, "status": self.status,
-                "reason": self.reason, "renewed": self.renewed, "received_at": self.received_at,
+                "reason": self.reason, "renewed": self.renewed, "received_at": iso(self.received_at),
                 "created_by": self.created_by}
 
 

@@ -3,15 +3,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import getpass
 from pathlib import Path
 from typing import AsyncIterator
 
-from billing_core import imports, reports
+from billing_core import imports, payments, reports
 from billing_core import subscriptions as subs
 from billing_core.context import Billing
 from billing_core.db.database import database_from_settings
 from billing_core.db.migrate import upgrade
 from billing_core.errors import InvalidInput
+from billing_core.renewal import parse_iso
 from config.settings import Settings
 from gateway.cli.output import emit
 
@@ -144,6 +146,54 @@ async def _subscriber_import(settings: Settings, args) -> int:
     return 0
 
 
+# ---- payments -------------------------------------------------------------------------------
+
+PAYMENT_COLUMNS = ("provider", "txid", "account", "card", "amount", "tvu", "status", "reason", "renewed")
+
+
+def register_payment(verbs, common) -> None:
+    p = _sub(verbs, common, "payment", "payments: record by hand, assign or refund held payments")
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    rec = actions.add_parser("record", parents=[common], help="money taken at an agency or by bank")
+    rec.add_argument("card")
+    rec.add_argument("amount", metavar="AMOUNT", help='e.g. "KES 1500"')
+    rec.add_argument("--method", required=True, choices=payments.MANUAL_METHODS)
+    rec.add_argument("--ref", required=True, help="receipt or bank reference: recording it twice credits once")
+    rec.add_argument("--site", default="")
+    rec.set_defaults(run=_payment_record)
+    assign = actions.add_parser("assign", parents=[common], help="credit a payment held in suspense to a card")
+    assign.add_argument("txid", metavar="TXID", help="transaction id, or PROVIDER:TXID")
+    assign.add_argument("card")
+    assign.set_defaults(run=_payment_assign)
+    refund = actions.add_parser("refund", parents=[common], help="mark a payment held in suspense for refund")
+    refund.add_argument("txid", metavar="TXID")
+    refund.set_defaults(run=_payment_refund)
+    for action in (rec, assign, refund):
+        action.add_argument("--operator", default=getpass.getuser(), help="who does this (audit)")
+
+
+async def _payment_record(settings: Settings, args) -> int:
+    async with open_billing(settings) as billing:
+        paid = await payments.record_manual(billing, args.card, args.amount, args.method, args.ref,
+                                            operator=args.operator, site=args.site)
+    emit({**paid.to_json(), "duplicate": paid.duplicate}, as_json=args.json, columns=PAYMENT_COLUMNS)
+    return 0
+
+
+async def _payment_assign(settings: Settings, args) -> int:
+    async with open_billing(settings) as billing:
+        paid = await payments.assign_payment(billing, args.txid, args.card, operator=args.operator)
+    emit(paid.to_json(), as_json=args.json, columns=PAYMENT_COLUMNS)
+    return 0
+
+
+async def _payment_refund(settings: Settings, args) -> int:
+    async with open_billing(settings) as billing:
+        paid = await payments.refund_payment(billing, args.txid, operator=args.operator)
+    emit(paid.to_json(), as_json=args.json, columns=PAYMENT_COLUMNS)
+    return 0
+
+
 # ---- reports --------------------------------------------------------------------------------
 
 def register_report(verbs, common) -> None:
@@ -154,6 +204,28 @@ def register_report(verbs, common) -> None:
     ledger.add_argument("--from", dest="date_from", help="accepted for symmetry; balances are as of now")
     ledger.add_argument("--to", dest="date_to")
     ledger.set_defaults(run=_report_ledger)
+    held = kinds.add_parser("suspense", parents=[common], help="payments held: unknown card, no rate, ...")
+    held.add_argument("--csv", action="store_true")
+    held.add_argument("--from", dest="date_from", help="received on or after (ISO date)")
+    held.add_argument("--to", dest="date_to", help="received before (ISO date)")
+    held.set_defaults(run=_report_suspense)
+
+
+def _period(args) -> tuple[int | None, int | None]:
+    try:
+        return (parse_iso(args.date_from) if args.date_from else None,
+                parse_iso(args.date_to) if args.date_to else None)
+    except ValueError:
+        raise InvalidInput("dates are ISO 8601: 2026-11-01 or 2026-11-01T00:00:00Z") from None
+
+
+async def _report_suspense(settings: Settings, args) -> int:
+    since, until = _period(args)
+    async with open_billing(settings) as billing:
+        held = await payments.suspense(billing, since, until)
+    emit([p.to_json() for p in held], as_json=args.json, as_csv=args.csv,
+         columns=("provider", "txid", "account", "amount", "reason", "received_at"))
+    return 0
 
 
 async def _report_ledger(settings: Settings, args) -> int:
@@ -169,4 +241,4 @@ async def _report_ledger(settings: Settings, args) -> int:
     return 0 if all(t == 0 for t in totals.values()) else 1
 
 
-REGISTRY = [register_serve, register_db, register_package, register_subscriber, register_report]
+REGISTRY = [register_serve, register_db, register_package, register_subscriber, register_payment, register_report]
