@@ -1,8 +1,18 @@
-"""``tvtopup serve``: migrate, then serve until SIGINT or SIGTERM, closing cleanly."""
+"""``tvtopup serve``: migrate, then serve until SIGINT or SIGTERM, closing cleanly.
+
+With ``--workers N`` the command becomes a supervisor: it applies migrations once,
+then starts N worker processes sharing the port (``SO_REUSEPORT``); worker 0 also
+runs the background workers (outbox dispatcher, scheduler). SIGTERM or Ctrl-C is
+passed on to every worker, which finishes its requests in flight and exits.
+"""
 from __future__ import annotations
 
 import asyncio
 import logging
+import signal
+import subprocess
+import sys
+import time
 
 from aiohttp import web
 
@@ -12,17 +22,53 @@ from gateway.app import create_app
 from gateway.logs import setup_logging
 
 log = logging.getLogger("tvtopup")
+WORKERS_MAX = 64
 
 
-def serve(settings: Settings, *, host: str | None = None, port: int | None = None) -> int:
+def serve(settings: Settings, *, host: str | None = None, port: int | None = None, workers: int = 1,
+          worker_id: int | None = None, config: str | None = None) -> int:
     setup_logging(settings.logging.level, settings.logging.format)
     host = host or settings.server.host
     port = port or settings.server.port
-    asyncio.run(upgrade(settings.database.url))
-    log.info("database at %s is up to date", settings.redacted()["database"]["url"])
-    log.info("tv adapter %s, sms provider %s, redis %s", settings.tv.adapter, settings.sms.provider,
-             "on" if settings.redis.url else "off (in-process state, one process only)")
-    web.run_app(create_app(settings), host=host, port=port, shutdown_timeout=settings.server.shutdown_timeout_s,
+    if worker_id is None:
+        asyncio.run(upgrade(settings.database.url))
+        log.info("database at %s is up to date", settings.redacted()["database"]["url"])
+        log.info("tv adapter %s, sms provider %s, redis %s", settings.tv.adapter, settings.sms.provider,
+                 "on" if settings.redis.url else "off (in-process state, one process only)")
+        if workers > 1:
+            return _supervise(host, port, workers, config)
+    background = worker_id in (None, 0)
+    web.run_app(create_app(settings, workers=background), host=host, port=port,
+                shutdown_timeout=settings.server.shutdown_timeout_s, reuse_port=worker_id is not None,
                 print=lambda msg: log.info("%s", msg.strip()), access_log=None, handle_signals=True)
     log.info("stopped")
     return 0
+
+
+def _supervise(host: str, port: int, workers: int, config: str | None) -> int:
+    if workers > WORKERS_MAX:
+        raise SystemExit(f"--workers is at most {WORKERS_MAX}")
+    base = [sys.executable, "-m", "gateway", "serve", "--host", host, "--port", str(port)]
+    if config:
+        base += ["--config", config]
+    procs = [subprocess.Popen(base + ["--worker-id", str(i)]) for i in range(workers)]
+    log.info("started %d workers on %s:%d: %s", workers, host, port, ", ".join(str(p.pid) for p in procs))
+    stopping = False
+    signalled: set[int] = set()
+
+    def stop(signum, _frame):
+        nonlocal stopping
+        stopping = stopping or signum is not None
+        for proc in procs:  # once each: a second SIGTERM would cut a worker's clean stop short
+            if proc.poll() is None and proc.pid not in signalled:
+                signalled.add(proc.pid)
+                proc.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    while not stopping and all(p.poll() is None for p in procs):
+        time.sleep(0.2)
+    stop(None, None)  # one worker died: stop the rest rather than serve half
+    codes = [p.wait() for p in procs]
+    log.info("workers stopped: exit codes %s", codes)
+    return 0 if stopping and all(c == 0 for c in codes) else 1

@@ -42,13 +42,18 @@ def register_serve(verbs, common) -> None:
     p = _sub(verbs, common, "serve", "apply migrations, then serve HTTP and run the background workers")
     p.add_argument("--host")
     p.add_argument("--port", type=int)
+    p.add_argument("--workers", type=int, default=1, help="processes sharing the port (PostgreSQL and Redis)")
+    p.add_argument("--worker-id", type=int, help=argparse.SUPPRESS)
     p.set_defaults(run=_serve)
 
 
 def _serve(settings: Settings, args) -> int:
     from gateway.server import serve
 
-    return serve(settings, host=args.host, port=args.port)
+    if args.workers < 1:
+        raise InvalidInput("--workers must be at least 1")
+    return serve(settings, host=args.host, port=args.port, workers=args.workers, worker_id=args.worker_id,
+                 config=getattr(args, "config", None))
 
 
 def register_db(verbs, common) -> None:

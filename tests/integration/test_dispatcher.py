@@ -220,6 +220,11 @@ async def test_sms_outage_does_not_hold_back_entitlements(billing, clock):
     assert await d.run_once() == 3
     assert tv.ids(CARD_A) == [ids[1], ids[3]]
     assert sms.ids(CARD_A, attempted=True) == [ids[0]]  # the second SMS waits behind the first
+
+    (grant,) = await enqueue(billing, events.grant(CARD_A, ("101",), clock.now + 86400, "en"))
+    assert await d.run_once() == 1  # the SMS retry is not due yet; the grant goes anyway
+    assert tv.ids(CARD_A) == [ids[1], ids[3], grant]
+    assert sms.ids(CARD_A, attempted=True) == [ids[0]]
     clock.advance(2)
     assert await d.run_once() == 1
     assert sms.ids(CARD_A, attempted=True) == [ids[0], ids[0]]

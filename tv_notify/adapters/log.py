@@ -34,7 +34,7 @@ def describe(event: StoredEvent) -> str:
     payload = event.payload
     pairs: list[tuple[str, object]] = [("event", event.kind), ("id", event.event_id), ("card", event.card)]
     if event.kind == SMS:
-        pairs.append(("msisdn", str(payload.get("msisdn") or "")))
+        pairs.append(("msisdn", mask(str(payload.get("msisdn") or ""))))
     else:
         pairs.append(("products", ",".join(str(p) for p in payload.get("products") or ())))
         pairs.append(("until", payload.get("until") or "-"))
