@@ -7,7 +7,8 @@ whole function is one database transaction, and it costs one hop:
 - SQLite: the function runs in the database's own writer thread, on the stdlib
   driver, inside ``BEGIN IMMEDIATE``: the write lock is taken up front, so two
   writers (threads or processes) queue on ``busy_timeout`` and never deadlock on
-  a lock upgrade. Reads run on a small pool of reader threads (WAL lets them run
+  a lock upgrade. Transactions queued together are committed together, each in
+  its own savepoint (:mod:`billing_core.db.group_commit`): one fsync for many. Reads run on a small pool of reader threads (WAL lets them run
   beside the writer). The URL may name ``aiosqlite`` (the contract's default); the
   transaction still runs whole in one thread, which is what aiosqlite does per
   statement, minus a thread hop per statement.
@@ -31,6 +32,8 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
+
+from billing_core.db.group_commit import GroupWriter
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -86,10 +89,9 @@ class SqliteDatabase(Database):
         ) + (() if memory else ("PRAGMA journal_mode = WAL",))
         pool = {"poolclass": StaticPool} if memory else {"pool_size": 1, "max_overflow": 0}
         self._writer_engine = self._engine(sync_url, pragmas, "BEGIN IMMEDIATE", **pool)
-        self._writer = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
-        if memory:  # one connection: reads share the writer thread
-            self._reader_engine, self._readers = self._writer_engine, self._writer
-        else:
+        self._writer = GroupWriter(self._writer_engine)
+        self._memory = memory
+        if not memory:
             self._reader_engine = self._engine(sync_url, pragmas, "BEGIN", pool_size=readers, max_overflow=0)
             self._readers = ThreadPoolExecutor(readers, thread_name_prefix="sqlite-reader")
 
@@ -115,20 +117,21 @@ class SqliteDatabase(Database):
             return fn(conn, *args, **kwargs)
 
     async def write(self, fn: TxFn[T], *args: Any, **kwargs: Any) -> T:
-        loop = asyncio.get_running_loop()
-        result = await loop.run_in_executor(self._writer, self._run, self._writer_engine, fn, args, kwargs)
+        result = await self._writer.submit(fn, args, kwargs)
         self._committed()
         return result
 
     async def read(self, fn: TxFn[T], *args: Any, **kwargs: Any) -> T:
+        if self._memory:  # one connection: reads queue with the writes
+            return await self._writer.submit(fn, args, kwargs)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._readers, self._run, self._reader_engine, fn, args, kwargs)
 
     async def close(self) -> None:
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._writer, self._writer_engine.dispose)
-        self._writer.shutdown(wait=True)
-        if self._readers is not self._writer:
+        await self._writer.call(self._writer_engine.dispose)
+        await asyncio.to_thread(self._writer.stop)
+        if not self._memory:
+            loop = asyncio.get_running_loop()
             await loop.run_in_executor(self._readers, self._reader_engine.dispose)
             self._readers.shutdown(wait=True)
 

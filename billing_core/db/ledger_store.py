@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from billing_core.db import group_commit
 from billing_core.db.dialect import insert_ignore
 from billing_core.db.schema import account_balances, accounts, journal_entries, postings
 from billing_core.errors import AlreadyReversed, InsufficientWallet, UnknownEntry
@@ -43,12 +44,17 @@ class _AccountCache:
         with self._lock:
             self._refs[(_db_key(conn), code, unit)] = ref
 
+    def clear(self) -> None:
+        with self._lock:
+            self._refs.clear()
+
 
 def _db_key(conn: Connection) -> str:
     return str(conn.engine.url)
 
 
 _cache = _AccountCache()
+group_commit.ROLLBACK_HOOKS.append(_cache.clear)
 
 
 def is_credit_only(code: str) -> bool:
