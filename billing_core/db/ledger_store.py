@@ -9,6 +9,7 @@ database itself refuses an overdraft whatever the concurrency.
 from __future__ import annotations
 
 import threading
+import weakref
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, bindparam, func, select, update
@@ -16,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from billing_core.db import group_commit
 from billing_core.db.dialect import insert_ignore
+from billing_core.db.fast import Fast, insert_of
 from billing_core.db.schema import account_balances, accounts, journal_entries, postings
 from billing_core.errors import AlreadyReversed, InsufficientWallet, UnknownEntry
 from billing_core.ledger import Entry, Posting, reversal
@@ -34,23 +36,20 @@ class _AccountCache:
     cached id stays true in every process."""
 
     def __init__(self) -> None:
-        self._refs: dict[tuple[str, str, str], AccountRef] = {}
+        self._refs: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # engine -> {(code, unit): ref}
         self._lock = threading.Lock()
 
     def get(self, conn: Connection, code: str, unit: str) -> AccountRef | None:
-        return self._refs.get((_db_key(conn), code, unit))
+        refs = self._refs.get(conn.engine)
+        return refs.get((code, unit)) if refs is not None else None
 
     def put(self, conn: Connection, code: str, unit: str, ref: AccountRef) -> None:
         with self._lock:
-            self._refs[(_db_key(conn), code, unit)] = ref
+            self._refs.setdefault(conn.engine, {})[(code, unit)] = ref
 
     def clear(self) -> None:
         with self._lock:
             self._refs.clear()
-
-
-def _db_key(conn: Connection) -> str:
-    return str(conn.engine.url)
 
 
 _cache = _AccountCache()
@@ -70,7 +69,8 @@ def account(conn: Connection, code: str, unit: str, now: int) -> AccountRef:
     credit_only = is_credit_only(code)
     slots = 1 if credit_only else SYSTEM_SLOTS
     created = conn.execute(insert_ignore(conn, accounts).values(
-        code=code, unit=unit, slots=slots, credit_only=credit_only, created_at=now)).rowcount
+        code=code, unit=unit, slots=slots, credit_only=credit_only, created_at=now,
+    ).returning(accounts.c.id)).scalar_one_or_none() is not None
     row = conn.execute(select(accounts.c.id, accounts.c.slots)
                        .where(accounts.c.code == code, accounts.c.unit == unit)).one()
     conn.execute(insert_ignore(conn, account_balances),
@@ -82,6 +82,16 @@ def account(conn: Connection, code: str, unit: str, now: int) -> AccountRef:
     return ref
 
 
+_INSERT_ENTRY = Fast(insert_of(journal_entries, "kind", "ref", "memo", "reverses_id", "created_by", "created_at")
+                     .returning(journal_entries.c.id))
+_INSERT_POSTINGS = Fast(insert_of(postings, "entry_id", "account_id", "amount"))
+_MOVE_BALANCE = Fast(
+    update(account_balances)
+    .where(account_balances.c.account_id == bindparam("a"), account_balances.c.slot == bindparam("s"))
+    .values(balance=account_balances.c.balance + bindparam("x"))
+)
+
+
 def post(conn: Connection, entry: Entry, now: int, *, reverses_id: int | None = None, created_by: str = "") -> int:
     """Write ``entry`` and move the balances; returns the entry id.
 
@@ -89,10 +99,10 @@ def post(conn: Connection, entry: Entry, now: int, *, reverses_id: int | None = 
     caller's transaction is then rolled back whole.
     """
     refs = [account(conn, p.account, p.unit, now) for p in entry.postings]
-    entry_id = conn.execute(journal_entries.insert().values(
-        kind=entry.kind, ref=entry.ref[:128], memo=entry.memo[:255], reverses_id=reverses_id,
-        created_by=created_by, created_at=now).returning(journal_entries.c.id)).scalar_one()
-    conn.execute(postings.insert(), [
+    entry_id = _INSERT_ENTRY.scalar(conn, {
+        "kind": entry.kind, "ref": entry.ref[:128], "memo": entry.memo[:255], "reverses_id": reverses_id,
+        "created_by": created_by, "created_at": now})
+    _INSERT_POSTINGS.many(conn, [
         {"entry_id": entry_id, "account_id": ref.id, "amount": p.amount}
         for ref, p in zip(refs, entry.postings)])
     moves: dict[tuple[int, int], int] = {}
@@ -100,14 +110,9 @@ def post(conn: Connection, entry: Entry, now: int, *, reverses_id: int | None = 
         key = (ref.id, entry_id % ref.slots)
         moves[key] = moves.get(key, 0) + p.amount
     try:
-        conn.execute(
-            update(account_balances)
-            .where(account_balances.c.account_id == bindparam("a"), account_balances.c.slot == bindparam("s"))
-            .values(balance=account_balances.c.balance + bindparam("x")),
-            [{"a": a, "s": s, "x": x} for (a, s), x in sorted(moves.items()) if x],
-        )
+        _MOVE_BALANCE.many(conn, [{"a": a, "s": s, "x": x} for (a, s), x in sorted(moves.items()) if x])
     except IntegrityError as exc:
-        if "no_overdraft" in str(exc.orig) or "CHECK constraint failed" in str(exc.orig):
+        if "no_overdraft" in str(exc.orig):
             raise InsufficientWallet("not enough TVU in the wallet") from None
         raise
     return entry_id

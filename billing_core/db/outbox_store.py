@@ -8,8 +8,12 @@ from typing import Collection, Iterable
 
 from sqlalchemy import Connection, and_, func, select, update
 
+from billing_core.db.fast import Fast, insert_of
 from billing_core.db.schema import outbox
 from tv_notify.events import Event
+
+
+_INSERT = Fast(insert_of(outbox, "event_id", "kind", "card", "payload", "created_at", "next_attempt_at"))
 
 
 def enqueue(conn: Connection, events: Iterable[Event], now: int) -> list[str]:
@@ -18,7 +22,7 @@ def enqueue(conn: Connection, events: Iterable[Event], now: int) -> list[str]:
              "payload": json.dumps(e.payload, separators=(",", ":")), "created_at": now,
              "next_attempt_at": now} for e in events]
     if rows:
-        conn.execute(outbox.insert(), rows)
+        _INSERT.many(conn, rows)
     return [r["event_id"] for r in rows]
 
 

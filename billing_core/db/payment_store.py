@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from billing_core import ledger
 from billing_core.db import ledger_store, subscriber_store
 from billing_core.db.dialect import insert_ignore
+from billing_core.db.fast import Fast
 from billing_core.db.schema import payment_requests, payments, subscribers
 from billing_core.errors import Conflict, NotFound, UnknownCard
 from billing_core.money import Money, Rates
@@ -65,28 +66,55 @@ def _payment(row, duplicate: bool = False) -> Payment:
                    row.received_at, row.created_by, duplicate)
 
 
+_PAYMENT_COLUMNS = ("provider", "provider_txid", "account_ref", "msisdn", "amount_minor", "currency", "status",
+                    "received_at", "created_at", "updated_at", "created_by", "site", "raw")
+_INSERT_PAYMENT = Fast(lambda name: insert_ignore(name, payments, "provider", "provider_txid")
+                       .values({c: bindparam(c) for c in _PAYMENT_COLUMNS}).returning(payments.c.id))
+_SETTLE_PAYMENT = Fast(update(payments).where(payments.c.id == bindparam("pid"))
+                   .values(status=bindparam("status"), reason=bindparam("reason"), card=bindparam("card"),
+                           tvu=bindparam("tvu"), entry_id=bindparam("entry_id"), renewed=bindparam("renewed"),
+                           updated_at=bindparam("updated_at")))
+
+
 def record(conn: Connection, notice: PaymentNotice, card: str | None, rates: Rates, now: int) -> Payment:
     """Record ``notice`` once; credit ``card`` (None: not a card number) or hold it in suspense."""
-    inserted = conn.execute(insert_ignore(conn, payments, "provider", "provider_txid").values(
-        provider=notice.provider, provider_txid=notice.txid, account_ref=notice.account[:40],
-        msisdn=notice.msisdn[:20], amount_minor=notice.amount.minor, currency=notice.amount.currency,
-        status="suspense", received_at=notice.received_at or now, created_at=now, updated_at=now,
-        created_by=notice.created_by[:64], site=notice.site[:32], raw=notice.raw[:RAW_MAX],
-    ).returning(payments.c.id)).scalar_one_or_none()
+    received_at = notice.received_at or now
+    inserted = _INSERT_PAYMENT.scalar(conn, {
+        "provider": notice.provider, "provider_txid": notice.txid, "account_ref": notice.account[:40],
+        "msisdn": notice.msisdn[:20], "amount_minor": notice.amount.minor, "currency": notice.amount.currency,
+        "status": "suspense", "received_at": received_at, "created_at": now, "updated_at": now,
+        "created_by": notice.created_by[:64], "site": notice.site[:32], "raw": notice.raw[:RAW_MAX],
+    })
     if inserted is None:
         return by_txid(conn, notice.provider, notice.txid, duplicate=True)
     ref = f"{notice.provider}:{notice.txid}"
-    reason = _apply(conn, inserted, notice.provider, notice.amount, card, rates, now, ref)
-    if reason:
+    applied = _apply(conn, inserted, notice.provider, notice.amount, card, rates, now, ref)
+    if isinstance(applied, str):
         entry_id = ledger_store.post(conn, ledger.to_suspense(notice.provider, notice.amount, ref), now)
-        conn.execute(update(payments).where(payments.c.id == inserted)
-                     .values(reason=reason, entry_id=entry_id, card=None))
-    return by_id(conn, inserted)
+        _settle(conn, inserted, "suspense", applied, None, 0, entry_id, False, now)
+        applied = Applied(None, 0, False, applied)
+    return Payment(inserted, notice.provider, notice.txid, notice.account[:40], applied.card, notice.amount,
+                   applied.tvu, "suspense" if applied.reason else "credited", applied.reason, applied.renewed,
+                   received_at, notice.created_by[:64])
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    card: str | None
+    tvu: int
+    renewed: bool
+    reason: str = ""
+
+
+def _settle(conn: Connection, payment_id: int, status: str, reason: str, card: str | None, tvu: int,
+            entry_id: int, renewed: bool, now: int) -> None:
+    _SETTLE_PAYMENT.execute(conn, {"pid": payment_id, "status": status, "reason": reason, "card": card, "tvu": tvu,
+                                   "entry_id": entry_id, "renewed": renewed, "updated_at": now})
 
 
 def _apply(conn: Connection, payment_id: int, method: str, amount: Money, card: str | None, rates: Rates,
-           now: int, ref: str, *, source: str | None = None, status: str = "credited") -> str:
-    """Credit ``card`` with ``amount``; returns why it could not be ('' when credited)."""
+           now: int, ref: str, *, source: str | None = None, status: str = "credited") -> Applied | str:
+    """Credit ``card`` with ``amount``; returns why it could not be when it could not."""
     if card is None:
         return "unknown_card"
     if amount.currency not in rates:
@@ -101,11 +129,9 @@ def _apply(conn: Connection, payment_id: int, method: str, amount: Money, card: 
     if sub.status is Status.SUSPENDED:
         return "blocked"
     entry = ledger.purchase_of_tvu(card, method, amount, conversion, ref, source=source)
-    result = subscriber_store.credit(conn, card, entry, conversion.tvu, now)
-    conn.execute(update(payments).where(payments.c.id == payment_id).values(
-        status=status, reason="", card=card, tvu=conversion.tvu, entry_id=result.entry_id,
-        renewed=result.renewed, updated_at=now))
-    return ""
+    result = subscriber_store.credit_locked(conn, sub, entry, conversion.tvu, now)
+    _settle(conn, payment_id, status, "", card, conversion.tvu, result.entry_id, result.renewed, now)
+    return Applied(card, conversion.tvu, result.renewed)
 
 
 def by_id(conn: Connection, payment_id: int) -> Payment:
@@ -133,10 +159,10 @@ def assign(conn: Connection, provider: str | None, txid: str, card: str, rates: 
                            .values(status="assigned", updated_at=now, created_by=operator[:64])).rowcount
     if claimed != 1:
         raise Conflict(f"payment {txid} is {held.status}, not in suspense")
-    reason = _apply(conn, held.id, held.provider, held.amount, card, rates, now, f"assign:{held.provider}:{txid}",
-                    source=ledger.SUSPENSE, status="assigned")
-    if reason:
-        raise Conflict(f"cannot assign to card {card}: {reason}")
+    applied = _apply(conn, held.id, held.provider, held.amount, card, rates, now, f"assign:{held.provider}:{txid}",
+                     source=ledger.SUSPENSE, status="assigned")
+    if isinstance(applied, str):
+        raise Conflict(f"cannot assign to card {card}: {applied}")
     return by_id(conn, held.id)
 
 

@@ -1,13 +1,15 @@
 """Packages, subscribers and renewals in the database; the transaction bodies of their use cases."""
 from __future__ import annotations
 
+from collections import namedtuple
 from dataclasses import dataclass, replace
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from billing_core import ledger
 from billing_core.db import ledger_store, outbox_store
+from billing_core.db.fast import Fast, insert_of
 from billing_core.db.schema import account_balances, journal_entries, packages, postings, renewals, subscribers
 from billing_core.errors import AlreadyExists, InsufficientWallet, SubscriberBlocked, UnknownCard, UnknownPackage
 from billing_core.renewal import Status, Subscription, can_renew, period, renews_after_credit
@@ -122,15 +124,19 @@ def _row(r) -> SubscriberRow:
                          r.wallet_account_id, -int(r.wallet_balance), package)
 
 
+# Built once. On PostgreSQL the subscriber row and its wallet balance are locked until
+# the transaction ends; SQLite renders no FOR UPDATE (its writer holds the database lock).
+_LOCK_BY_CARD = Fast(_select_subscribers().where(subscribers.c.card == bindparam("card"))
+                      .with_for_update(of=[subscribers, account_balances]))
+_Record = namedtuple("_Record", [c.key for c in _SUBSCRIBER_COLUMNS])
+
+
 def lock_subscriber(conn: Connection, card: str) -> SubscriberRow:
     """The subscriber of ``card``, locked (with its wallet) until the transaction ends."""
-    stmt = _select_subscribers().where(subscribers.c.card == card)
-    if conn.dialect.name == "postgresql":
-        stmt = stmt.with_for_update(of=[subscribers, account_balances])
-    row = conn.execute(stmt).one_or_none()
+    row = _LOCK_BY_CARD.one(conn, {"card": card})
     if row is None:
         raise UnknownCard(f"no subscriber with card {card}")
-    return _row(row)
+    return _row(_Record(*row))
 
 
 def find_subscribers(conn: Connection, *, card: str | None = None, msisdn: str | None = None) -> list[SubscriberRow]:
@@ -163,16 +169,21 @@ class CreditResult:
 def credit(conn: Connection, card: str, entry: ledger.Entry, tvu: int, now: int, *, created_by: str = "") -> CreditResult:
     """Post ``entry`` (which puts ``tvu`` into the card's wallet), then apply the renewal
     rules: renew at once when not active and the wallet now covers the package."""
-    sub = lock_subscriber(conn, card)
+    return credit_locked(conn, lock_subscriber(conn, card), entry, tvu, now, created_by=created_by)
+
+
+def credit_locked(conn: Connection, sub: SubscriberRow, entry: ledger.Entry, tvu: int, now: int, *,
+                  created_by: str = "") -> CreditResult:
+    """:func:`credit` for a subscriber already locked by this transaction."""
     entry_id = ledger_store.post(conn, entry, now, created_by=created_by)
     sub = _with(sub, wallet_tvu=sub.wallet_tvu + tvu)
     if renews_after_credit(sub.subscription(), now):
         return CreditResult(entry_id, tvu, True, renew_locked(conn, sub, now, reason="credit"))
     pkg = sub.package
     code = "credited" if sub.subscription().is_active(now) else "credited_inactive"
-    text = notice(code, sub.lang, tvu=tvu, card=card, wallet=sub.wallet_tvu, package=pkg.name if pkg else "-",
+    text = notice(code, sub.lang, tvu=tvu, card=sub.card, wallet=sub.wallet_tvu, package=pkg.name if pkg else "-",
                   date=day(sub.expires_at), price=pkg.tvu if pkg else 0)
-    outbox_store.enqueue(conn, [events.sms(card, sub.msisdn, text, sub.lang)], now)
+    outbox_store.enqueue(conn, [events.sms(sub.card, sub.msisdn, text, sub.lang)], now)
     return CreditResult(entry_id, tvu, False, sub)
 
 
@@ -191,6 +202,13 @@ def renew(conn: Connection, card: str, now: int, *, package_code: str | None = N
     return renew_locked(conn, sub, now, reason="explicit")
 
 
+_SET_STATUS = Fast(update(subscribers).where(subscribers.c.id == bindparam("sid"))
+                   .values(status=bindparam("status"), expires_at=bindparam("expires_at"),
+                           updated_at=bindparam("updated_at")))
+_INSERT_RENEWAL = Fast(insert_of(renewals, "subscriber_id", "package_id", "starts_at", "ends_at", "tvu", "reason",
+                                 "entry_id", "created_at"))
+
+
 def renew_locked(conn: Connection, sub: SubscriberRow, now: int, *, reason: str) -> SubscriberRow:
     """Renew ``sub`` (already locked and checked): debit the wallet, extend, entitle, notify."""
     pkg = sub.package
@@ -199,11 +217,11 @@ def renew_locked(conn: Connection, sub: SubscriberRow, now: int, *, reason: str)
     entry_id = None
     if pkg.tvu:
         entry_id = ledger_store.post(conn, ledger.package_sale(sub.card, pkg.tvu, f"renewal:{sub.card}"), now)
-    conn.execute(update(subscribers).where(subscribers.c.id == sub.id).values(
-        status=Status.ACTIVE.value, expires_at=next_period.ends_at, updated_at=now))
-    conn.execute(renewals.insert().values(
-        subscriber_id=sub.id, package_id=pkg.id, starts_at=next_period.starts_at, ends_at=next_period.ends_at,
-        tvu=pkg.tvu, reason=reason, entry_id=entry_id, created_at=now))
+    _SET_STATUS.execute(conn, {"sid": sub.id, "status": Status.ACTIVE.value, "expires_at": next_period.ends_at,
+                               "updated_at": now})
+    _INSERT_RENEWAL.execute(conn, {
+        "subscriber_id": sub.id, "package_id": pkg.id, "starts_at": next_period.starts_at,
+        "ends_at": next_period.ends_at, "tvu": pkg.tvu, "reason": reason, "entry_id": entry_id, "created_at": now})
     renewed = _with(sub, status=Status.ACTIVE, expires_at=next_period.ends_at, wallet_tvu=sub.wallet_tvu - pkg.tvu)
     text = notice("renewed", sub.lang, package=pkg.name, date=day(next_period.ends_at), wallet=renewed.wallet_tvu,
                   card=sub.card)
@@ -218,8 +236,8 @@ def renew_locked(conn: Connection, sub: SubscriberRow, now: int, *, reason: str)
 def expire_locked(conn: Connection, sub: SubscriberRow, now: int) -> SubscriberRow:
     """The period ran out and the wallet does not cover the package: revoke and notify."""
     pkg = sub.package
-    conn.execute(update(subscribers).where(subscribers.c.id == sub.id)
-                 .values(status=Status.EXPIRED.value, updated_at=now))
+    _SET_STATUS.execute(conn, {"sid": sub.id, "status": Status.EXPIRED.value, "expires_at": sub.expires_at,
+                               "updated_at": now})
     text = notice("expired", sub.lang, package=pkg.name if pkg else "-", card=sub.card, price=pkg.tvu if pkg else 0)
     outbox_store.enqueue(conn, [
         events.revoke(sub.card, pkg.products if pkg else (), sub.lang),

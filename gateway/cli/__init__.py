@@ -13,10 +13,11 @@ from typing import Sequence
 
 from billing_core.errors import DomainError
 from config.settings import SettingsError, load_settings
-from gateway.cli import commands
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from gateway.cli import commands  # here: provider modules that add verbs import gateway.cli.output
+
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", default=argparse.SUPPRESS, help="settings file (TOML)")
     common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="machine output")

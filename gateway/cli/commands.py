@@ -16,6 +16,7 @@ from billing_core.errors import InvalidInput
 from billing_core.renewal import parse_iso
 from config.settings import Settings
 from gateway.cli.output import emit
+from gateway.providers.mpesa.cli import register_reconcile
 
 SUBSCRIBER_COLUMNS = ("card", "msisdn", "name", "lang", "status", "package", "expires_at", "wallet_tvu", "recent")
 PACKAGE_COLUMNS = ("code", "name", "days", "tvu", "products")
@@ -246,4 +247,5 @@ async def _report_ledger(settings: Settings, args) -> int:
     return 0 if all(t == 0 for t in totals.values()) else 1
 
 
-REGISTRY = [register_serve, register_db, register_package, register_subscriber, register_payment, register_report]
+REGISTRY = [register_serve, register_db, register_package, register_subscriber, register_payment, register_report,
+            register_reconcile]

@@ -1,0 +1,119 @@
+"""Africa's Talking payment notifications: ``POST /mobile-money/africastalking/notification``.
+
+AT posts JSON (``transactionId``, ``category``, ``provider``, ``providerRefId``,
+``source``, ``value`` "KES 1000.00", ``status`` Success|Failed, ``requestMetadata``,
+``clientAccount`` …) and retries anything but a 2xx every minute for six hours, so:
+
+- a malformed body gets a 400 and changes nothing (a retry will not fix it);
+- a ``Success`` of money coming in is recorded once under ``transactionId`` through
+  ``record_payment`` and only then acknowledged; the card is ``clientAccount`` (what
+  a C2B payer typed), else ``requestMetadata.card`` (what our checkout sent); money
+  for no known card is held in suspense, never lost;
+- a ``Failed`` notification, or one about money going out (B2C, transfers), is
+  acknowledged and logged, and nothing is credited.
+
+Reply: ``{"status": "ok"|"duplicate", "payment": "credited"|"suspense"}`` once
+recorded (a repeat gets the first outcome), ``{"status": "failed"|"ignored"}``.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from billing_core.errors import DomainError
+from billing_core.money import Money
+from billing_core.payments import PaymentNotice, record_payment
+from billing_core.phones import mask
+from gateway.keys import BILLING, SETTINGS
+from gateway.providers.guard import CallbackGuard
+
+log = logging.getLogger("tvtopup.africastalking")
+NOTIFICATION_PATH = "/mobile-money/africastalking/notification"
+PROVIDER = "africastalking"
+SUCCESS, FAILED = "Success", "Failed"
+# Categories in which money comes to us; the others (B2C, B2B, transfers) pay out.
+INCOMING = ("MobileCheckout", "MobileC2B", "BankCheckout", "CardCheckout")
+_TXID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+_TEXT_MAX = 255
+RAW_MAX = 4000
+_GUARD = web.AppKey("africastalking_payments_guard", CallbackGuard)
+
+
+class WireError(ValueError):
+    """A body that is not an Africa's Talking payment notification."""
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    transaction_id: str
+    category: str
+    status: str  # Success | Failed
+    value: Money
+    source: str
+    account: str  # clientAccount, else requestMetadata.card; may be empty
+    raw: str
+
+
+def parse_notification(body: object) -> Notification:
+    """AT's JSON as a :class:`Notification`; :class:`WireError` when it is not one."""
+    if not isinstance(body, dict):
+        raise WireError("expected a JSON object")
+    txid, status = _text(body, "transactionId"), _text(body, "status")
+    if not _TXID.fullmatch(txid):
+        raise WireError("transactionId must be 1-64 letters, digits or ._:-")
+    if status not in (SUCCESS, FAILED):
+        raise WireError(f"status must be {SUCCESS} or {FAILED}")
+    try:
+        value = Money.parse(_text(body, "value"))
+    except DomainError as exc:
+        raise WireError(f"value: {exc.detail}") from None
+    return Notification(txid, _text(body, "category"), status, value, _text(body, "source")[:20],
+                        _account(body), json.dumps(body, sort_keys=True)[:RAW_MAX])
+
+
+def _account(body: dict[str, Any]) -> str:
+    metadata = body.get("requestMetadata") or {}
+    if not isinstance(metadata, dict):
+        raise WireError("requestMetadata must be an object")
+    return _text(body, "clientAccount").strip() or _text(metadata, "card").strip()
+
+
+def _text(doc: dict[str, Any], key: str) -> str:
+    value = doc.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise WireError(f"{key} must be a string")
+    return value[:_TEXT_MAX]
+
+
+def notice(n: Notification) -> PaymentNotice:
+    return PaymentNotice(provider=PROVIDER, txid=n.transaction_id, account=n.account, amount=n.value,
+                         msisdn=n.source, raw=n.raw)
+
+
+def setup(app: web.Application) -> None:
+    at = app[SETTINGS].africastalking
+    app[_GUARD] = CallbackGuard(PROVIDER, at.payments_callback_token, at.payments_allow_ips)
+    app.router.add_post(NOTIFICATION_PATH, notification)
+
+
+async def notification(request: web.Request) -> web.Response:
+    request.app[_GUARD].check(request)
+    try:
+        n = parse_notification(json.loads(await request.read()))
+    except (ValueError, WireError) as exc:
+        raise web.HTTPBadRequest(text=f"not a payment notification: {exc}") from None
+    if n.status != SUCCESS or n.category not in INCOMING:
+        log.info("AT payment %s (%s, %s, %s) not credited", n.transaction_id, n.category, n.status, n.value)
+        return web.json_response({"status": "failed" if n.status == FAILED else "ignored"})
+    payment = await record_payment(request.app[BILLING], notice(n))
+    if payment.duplicate and (payment.amount != n.value or payment.account != n.account[:40]):
+        log.warning("AT payment %s repeated with another amount or account: kept the first", n.transaction_id)
+    log.info("AT payment %s from %s: %s %s", n.transaction_id, mask(n.source), payment.status, payment.reason)
+    return web.json_response({"status": "duplicate" if payment.duplicate else "ok", "payment": payment.status})

@@ -1,0 +1,201 @@
+"""Calls to Safaricom Daraja: the OAuth token and STK push (M-Pesa Express).
+
+Every call carries ``ClientTimeout(total=mpesa.timeout_s)``. The token is cached until
+shortly before ``expires_in`` and fetched by one caller at a time; a token Daraja no
+longer takes (HTTP 401 or ``404.001.03 Invalid Access Token``) is dropped and the call
+retried once with a fresh one.
+
+    ProviderError             Daraja did not take the request (``.code``, ``.message``)
+    ├── ProviderRefused       Daraja answered with an error: nothing was started
+    └── ProviderUnavailable   timeout, network error or an answer we cannot read: the
+                              push may still reach the phone; its callback then finds the
+                              request by the ``ref`` we put in the callback URL
+
+:func:`start_stk_push` is the use case a menu calls: it records the request first,
+then asks Daraja, then stores Daraja's ``CheckoutRequestID``.
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import uuid
+from typing import Any, Callable
+
+import aiohttp
+from aiohttp import web
+from yarl import URL
+
+from billing_core import payments
+from billing_core.context import Billing
+from billing_core.db.payment_store import PaymentRequest, Settlement
+from billing_core.errors import UnknownCard
+from billing_core.money import Money
+from billing_core.phones import mask
+from config.settings import MpesaSettings
+from gateway.providers.mpesa import wire
+
+log = logging.getLogger("tvtopup.mpesa")
+
+TOKEN_PATH = "/oauth/v1/generate"
+PUSH_PATH = "/mpesa/stkpush/v1/processrequest"
+TOKEN_MARGIN_S = 60  # refresh this long before Daraja's expiry
+TOKEN_INVALID = "404.001.03"
+ANSWER_MAX_BYTES = 64 * 1024
+DESCRIPTION = "TV top-up"
+
+
+class ProviderError(Exception):
+    def __init__(self, code: str, message: str = "", status: int | None = None):
+        super().__init__(f"M-Pesa {code}: {message}" if message else f"M-Pesa {code}")
+        self.code, self.message, self.status = code, message, status
+
+
+class ProviderRefused(ProviderError):
+    pass
+
+
+class ProviderUnavailable(ProviderError):
+    pass
+
+
+def _refusal(status: int, doc: dict[str, Any]) -> ProviderError:
+    """Daraja's own error (errorCode) is a refusal; a bare 5xx (a proxy, an outage) is not an answer."""
+    code, message = wire.error_of(doc)
+    if code:
+        return ProviderRefused(code, message, status)
+    kind = ProviderUnavailable if status >= 500 else ProviderRefused
+    return kind(f"http_{status}", f"HTTP {status} without a Daraja error", status)
+
+
+class DarajaClient:
+    """One per application, on a shared ``aiohttp.ClientSession``; no I/O until called."""
+
+    def __init__(self, session: aiohttp.ClientSession, settings: MpesaSettings, clock: Callable[[], int]):
+        self._session, self._settings, self._clock = session, settings, clock
+        self._timeout = aiohttp.ClientTimeout(total=settings.timeout_s)
+        self._token = ""
+        self._token_until = 0
+        self._token_lock = asyncio.Lock()
+
+    async def stk_push(self, card: str, msisdn: str, amount: Money, reference: str) -> str:
+        """Ask the payer's phone to approve ``amount`` for ``card``; returns the CheckoutRequestID."""
+        doc = await self._authorized_post(PUSH_PATH, wire.stk_push_body(self._push(card, msisdn, amount, reference)))
+        try:
+            return wire.parse_push_accepted(doc)
+        except wire.WireError as exc:
+            raise ProviderUnavailable("bad_answer", f"unexpected push answer: {exc.reason}") from None
+
+    def _push(self, card: str, msisdn: str, amount: Money, reference: str) -> wire.StkPush:
+        s = self._settings
+        if not (s.shortcode and s.passkey and s.callback_url):
+            raise ProviderRefused("not_configured", "mpesa.shortcode, passkey and callback_url must be set")
+        query = {"ref": reference, **({"token": s.callback_token.reveal()} if s.callback_token else {})}
+        callback = str(URL(s.callback_url).update_query(query))
+        return wire.StkPush(s.shortcode, s.passkey.reveal(), wire.timestamp(self._clock()), amount, msisdn,
+                            callback, card, DESCRIPTION)
+
+    async def token(self) -> str:
+        """A valid access token, from the cache or fetched (one fetch at a time)."""
+        if self._fresh():
+            return self._token
+        async with self._token_lock:
+            if not self._fresh():
+                await self._fetch_token()
+            return self._token
+
+    def _fresh(self) -> bool:
+        return bool(self._token) and self._clock() < self._token_until
+
+    def _forget(self, token: str) -> None:
+        if self._token == token:  # another caller may already hold a newer one
+            self._token, self._token_until = "", 0
+
+    async def _fetch_token(self) -> None:
+        s = self._settings
+        if not (s.consumer_key and s.consumer_secret):
+            raise ProviderRefused("not_configured", "mpesa.consumer_key and consumer_secret must be set")
+        basic = base64.b64encode(f"{s.consumer_key}:{s.consumer_secret.reveal()}".encode()).decode()
+        status, doc = await self._call("GET", TOKEN_PATH, params={"grant_type": "client_credentials"},
+                                       headers={"Authorization": f"Basic {basic}"})
+        if status != 200:
+            raise _refusal(status, doc)
+        try:
+            token, expires_in_s = wire.parse_token(doc)
+        except wire.WireError as exc:
+            raise ProviderUnavailable("bad_answer", f"unexpected token answer: {exc.reason}") from None
+        self._token = token
+        self._token_until = self._clock() + expires_in_s - min(TOKEN_MARGIN_S, expires_in_s // 2)
+
+    async def _authorized_post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        refused, status, doc = await self._post_once(path, body)
+        if refused:  # Daraja dropped the token before its time: once more with a fresh one
+            refused, status, doc = await self._post_once(path, body)
+        if status != 200 or refused:
+            raise _refusal(status, doc)
+        return doc
+
+    async def _post_once(self, path: str, body: dict[str, Any]) -> tuple[bool, int, dict[str, Any]]:
+        """(token refused, status, answer); a refused token is dropped from the cache."""
+        token = await self.token()
+        status, doc = await self._call("POST", path, json=body, headers={"Authorization": f"Bearer {token}"})
+        refused = status == 401 or wire.error_of(doc)[0] == TOKEN_INVALID
+        if refused:
+            self._forget(token)
+        return refused, status, doc
+
+    async def _call(self, method: str, path: str, **kwargs: Any) -> tuple[int, dict[str, Any]]:
+        """(HTTP status, JSON object or {}) of one bounded call."""
+        url = self._settings.base_url.rstrip("/") + path
+        try:
+            async with self._session.request(method, url, timeout=self._timeout, **kwargs) as resp:
+                return resp.status, _object_or_empty(await _read_bounded(resp))
+        except TimeoutError:
+            raise ProviderUnavailable("timeout", f"no answer within {self._settings.timeout_s} s") from None
+        except aiohttp.ClientError as exc:
+            raise ProviderUnavailable("network", f"{type(exc).__name__}: {exc}"[:255]) from None
+
+
+async def _read_bounded(resp: aiohttp.ClientResponse) -> bytes:
+    body = bytearray()
+    async for chunk in resp.content.iter_chunked(8192):
+        body += chunk
+        if len(body) > ANSWER_MAX_BYTES:
+            raise ProviderUnavailable("bad_answer", "answer too large", resp.status)
+    return bytes(body)
+
+
+def _object_or_empty(body: bytes) -> dict[str, Any]:
+    try:
+        return wire.decode(body)
+    except wire.WireError:
+        return {}
+
+
+DARAJA = web.AppKey("mpesa_daraja", DarajaClient)
+
+
+async def start_stk_push(billing: Billing, client: DarajaClient, card: str, msisdn: str, amount: Money, *,
+                         new_reference: Callable[[], str] = lambda: uuid.uuid4().hex) -> PaymentRequest:
+    """Ask ``msisdn`` to pay ``amount`` for ``card`` by STK push; returns the pending request.
+
+    Refusals before anything is recorded: InvalidAmount (not whole shillings), InvalidInput,
+    UnknownCard. The request is recorded before Daraja is called; if Daraja does not take
+    it, the request is settled as failed and the ProviderError raised (a success callback
+    arriving later still credits: money that moved is never lost).
+    """
+    wire.whole_shillings(amount)
+    wire.account_reference(billing.card(card))
+    if not await payments.card_is_payable(billing, card):
+        raise UnknownCard(f"card {card} cannot take a payment")
+    request = await payments.open_request(billing, wire.PROVIDER, card, msisdn, amount, reference=new_reference())
+    try:
+        checkout_id = await client.stk_push(request.card, request.msisdn, amount, request.reference)
+    except ProviderError as exc:
+        log.warning("STK push %s to %s failed: %s", request.reference, mask(request.msisdn), exc)
+        await payments.settle_request(billing, request, Settlement(success=False, result_code=exc.code,
+                                                                   result_desc=exc.message))
+        raise
+    await payments.set_provider_ref(billing, request.reference, checkout_id)
+    log.info("STK push %s to %s for %s: %s", request.reference, mask(request.msisdn), amount, checkout_id)
+    return await payments.find_request(billing, reference=request.reference)
