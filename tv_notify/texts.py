@@ -4,6 +4,7 @@ Plain ASCII, one SMS (160 characters) each once filled in.
 """
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timezone
 
 NOTICES: dict[str, dict[str, str]] = {
@@ -39,6 +40,9 @@ def notice(code: str, lang: str, **values: object) -> str:
 
 def day(ts: int | None) -> str:
     """A date as subscribers read it: ``2026-12-21``."""
-    if ts is None:
-        return "-"
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d")
+    return "-" if ts is None else _day(ts // 86_400)
+
+
+@functools.lru_cache(maxsize=1024)
+def _day(days: int) -> str:
+    return datetime.fromtimestamp(days * 86_400, timezone.utc).strftime("%Y-%m-%d")

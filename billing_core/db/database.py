@@ -24,6 +24,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import sqlite3
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, TypeVar
 
@@ -86,7 +88,11 @@ class SqliteDatabase(Database):
             f"PRAGMA busy_timeout = {int(busy_timeout_ms)}",
             "PRAGMA foreign_keys = ON",
             f"PRAGMA synchronous = {synchronous}",
-        ) + (() if memory else ("PRAGMA journal_mode = WAL",))
+            "PRAGMA cache_size = -32768",  # 32 MiB of pages per connection
+        ) + (() if memory else ("PRAGMA journal_mode = WAL",
+                                 # the checkpointer thread copies the WAL back; the writer only
+                                 # checkpoints itself if that falls far behind
+                                 f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}"))
         pool = {"poolclass": StaticPool} if memory else {"pool_size": 1, "max_overflow": 0}
         self._writer_engine = self._engine(sync_url, pragmas, "BEGIN IMMEDIATE", **pool)
         self._writer = GroupWriter(self._writer_engine)
@@ -94,6 +100,7 @@ class SqliteDatabase(Database):
         if not memory:
             self._reader_engine = self._engine(sync_url, pragmas, "BEGIN", pool_size=readers, max_overflow=0)
             self._readers = ThreadPoolExecutor(readers, thread_name_prefix="sqlite-reader")
+            self._checkpointer = _Checkpointer(url.database)
 
     @staticmethod
     def _engine(url: URL, pragmas: tuple[str, ...], begin: str, **pool: Any) -> Engine:
@@ -131,9 +138,44 @@ class SqliteDatabase(Database):
         await self._writer.call(self._writer_engine.dispose)
         await asyncio.to_thread(self._writer.stop)
         if not self._memory:
+            await asyncio.to_thread(self._checkpointer.stop)
             loop = asyncio.get_running_loop()
             await loop.run_in_executor(self._readers, self._reader_engine.dispose)
             self._readers.shutdown(wait=True)
+
+
+WAL_AUTOCHECKPOINT_PAGES = 20_000
+CHECKPOINT_EVERY_S = 0.5
+
+
+class _Checkpointer:
+    """Copies the WAL back into the database file off the write path.
+
+    SQLite's automatic checkpoint runs inside the COMMIT that crosses the threshold,
+    stalling every write queued behind it; a PASSIVE checkpoint from another
+    connection never blocks the writer.
+    """
+
+    def __init__(self, path: str):
+        self._path = path
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="sqlite-checkpointer", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        conn = sqlite3.connect(self._path, check_same_thread=False)
+        try:
+            while not self._stop.wait(CHECKPOINT_EVERY_S):
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                except sqlite3.Error as exc:  # busy or locked: next round
+                    log.debug("checkpoint skipped: %s", exc)
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 class PostgresDatabase(Database):

@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Collection, Iterable
 
-from sqlalchemy import Connection, and_, func, select, update
+from sqlalchemy import Connection, and_, bindparam, func, select, update
 
 from billing_core.db.fast import Fast, insert_of
 from billing_core.db.schema import outbox
@@ -58,10 +58,12 @@ def due(conn: Connection, now: int, limit: int, kinds: Collection[str] | None = 
     return [StoredEvent(r.id, r.event_id, r.kind, r.card, json.loads(r.payload), r.attempts) for r in rows]
 
 
+_DELIVERED = Fast(update(outbox).where(outbox.c.id == bindparam("eid"), outbox.c.status == "pending")
+                  .values(status="delivered", delivered_at=bindparam("now"), attempts=outbox.c.attempts + 1))
+
+
 def mark_delivered(conn: Connection, ids: list[int], now: int) -> None:
-    if ids:
-        conn.execute(update(outbox).where(outbox.c.id.in_(ids), outbox.c.status == "pending")
-                     .values(status="delivered", delivered_at=now, attempts=outbox.c.attempts + 1))
+    _DELIVERED.many(conn, [{"eid": event_id, "now": now} for event_id in ids])
 
 
 def mark_failed(conn: Connection, event_id: int, now: int, retry_at: int, error: str, dead: bool) -> None:

@@ -6,7 +6,7 @@ async def test_healthz_readyz_metrics_and_request_id(gateway_client):
     client = await gateway_client()
     resp = await client.get("/healthz")
     assert resp.status == 200 and (await resp.json()) == {"status": "ok"}
-    assert len(resp.headers["X-Request-Id"]) == 32
+    assert len(resp.headers["X-Request-Id"]) == 32 and resp.headers["X-Request-Id"] != (await client.get("/healthz")).headers["X-Request-Id"]
     resp = await client.get("/readyz", headers={"X-Request-Id": "abc-123"})
     assert resp.status == 200
     assert (await resp.json()) == {"status": "ok", "database": "ok", "redis": "disabled"}
