@@ -1,5 +1,5 @@
 -- wrk script: unique Daraja C2B confirmations, each for one of BENCH_CARDS smartcards.
--- The transaction id is the run's letter, the thread number and a counter: 10 upper-case
+-- The transaction id is the run's letter, the thread's letter and a counter: 10 upper-case
 -- letters and digits, unique within a run. At the end it prints one JSON line.
 local threads = {}
 local next_id = 0
@@ -22,9 +22,9 @@ end
 
 function request()
   counter = counter + 1
-  local n = tid * 10000000 + counter
   local txid = string.format("%s%s%08d", run, string.char(65 + tid), counter)
-  local card = first_card + (n % cards)
+  -- threads walk the cards from different starting points, as independent payers would
+  local card = first_card + ((counter * 7919 + tid * 4973) % cards)
   local body = string.format(
     '{"TransactionType":"Pay Bill","TransID":"%s","TransTime":"20261121143000","TransAmount":"%s",' ..
     '"BusinessShortCode":"600638","BillRefNumber":"%d","InvoiceNumber":"","OrgAccountBalance":"49197.00",' ..

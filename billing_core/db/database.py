@@ -22,7 +22,6 @@ uses this to wake up at once rather than on its next poll).
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import sqlite3
 import threading
@@ -35,6 +34,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
+from billing_core.db import unit
 from billing_core.db.group_commit import GroupWriter
 
 log = logging.getLogger(__name__)
@@ -121,7 +121,7 @@ class SqliteDatabase(Database):
     @staticmethod
     def _run(engine: Engine, fn: TxFn[T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
         with engine.begin() as conn:
-            return fn(conn, *args, **kwargs)
+            return unit.run(conn, fn, args, kwargs)
 
     async def write(self, fn: TxFn[T], *args: Any, **kwargs: Any) -> T:
         result = await self._writer.submit(fn, args, kwargs)
@@ -200,11 +200,10 @@ class PostgresDatabase(Database):
         )
 
     async def write(self, fn: TxFn[T], *args: Any, **kwargs: Any) -> T:
-        call = functools.partial(fn, **kwargs) if kwargs else fn
         for attempt in range(1, PG_RETRIES_MAX + 1):
             try:
                 async with self._engine.begin() as conn:
-                    result = await conn.run_sync(call, *args)
+                    result = await conn.run_sync(unit.run, fn, args, kwargs)
             except DBAPIError as exc:
                 if _sqlstate(exc) not in PG_RETRY_SQLSTATES or attempt == PG_RETRIES_MAX:
                     raise
@@ -217,7 +216,7 @@ class PostgresDatabase(Database):
 
     async def read(self, fn: TxFn[T], *args: Any, **kwargs: Any) -> T:
         async with self._engine.connect() as conn:
-            return await conn.run_sync(functools.partial(fn, **kwargs) if kwargs else fn, *args)
+            return await conn.run_sync(unit.run, fn, args, kwargs)
 
     async def close(self) -> None:
         await self._engine.dispose()

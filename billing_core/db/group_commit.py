@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 from sqlalchemy.engine import Engine
 
+from billing_core.db import unit
 from billing_core.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -84,7 +85,7 @@ class GroupWriter:
             with self._engine.begin() as conn:
                 if len(group) == 1:
                     fn, args, kwargs, _future, _loop = group[0]
-                    outcomes.append((True, fn(conn, *args, **kwargs)))
+                    outcomes.append((True, unit.run(conn, fn, args, kwargs)))
                 else:
                     for fn, args, kwargs, _future, _loop in group:
                         outcomes.append(_run_in_savepoint(conn, fn, args, kwargs))
@@ -101,7 +102,7 @@ class GroupWriter:
 def _run_in_savepoint(conn, fn, args, kwargs) -> tuple[bool, Any]:
     savepoint = conn.begin_nested()
     try:
-        result = fn(conn, *args, **kwargs)
+        result = unit.run(conn, fn, args, kwargs)
     except Exception as exc:
         savepoint.rollback()
         return False, exc

@@ -15,14 +15,14 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from billing_core.db import group_commit
+from billing_core.db import group_commit, unit
 from billing_core.db.dialect import insert_ignore
 from billing_core.db.fast import Fast, insert_of
 from billing_core.db.schema import account_balances, accounts, journal_entries, postings
 from billing_core.errors import AlreadyReversed, InsufficientWallet, UnknownEntry
 from billing_core.ledger import Entry, Posting, reversal
 
-SYSTEM_SLOTS = 8  # balance rows of a busy system account
+SYSTEM_SLOTS = 32  # balance rows of a busy system account
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,35 +95,47 @@ _MOVE_BALANCE = Fast(
 def post(conn: Connection, entry: Entry, now: int, *, reverses_id: int | None = None, created_by: str = "") -> int:
     """Write ``entry`` and move the balances; returns the entry id.
 
-    Raises :class:`InsufficientWallet` when a wallet would go below zero; the
-    caller's transaction is then rolled back whole.
+    The postings and balance moves are written at the end of the transaction
+    (:mod:`billing_core.db.unit`); a wallet that would go below zero then raises
+    :class:`InsufficientWallet` and the transaction is rolled back whole. A
+    transaction that moves a wallet locks it first (``lock_subscriber``).
     """
     refs = [account(conn, p.account, p.unit, now) for p in entry.postings]
     entry_id = _INSERT_ENTRY.scalar(conn, {
         "kind": entry.kind, "ref": entry.ref[:128], "memo": entry.memo[:255], "reverses_id": reverses_id,
         "created_by": created_by, "created_at": now})
-    _INSERT_POSTINGS.many(conn, [
-        {"entry_id": entry_id, "account_id": ref.id, "amount": p.amount}
-        for ref, p in zip(refs, entry.postings)])
-    moves: dict[tuple[int, int], int] = {}
+    pending = unit.deferred(conn)
+    rows = pending.setdefault("postings", [])
+    moves = pending.setdefault("moves", {})
     for ref, p in zip(refs, entry.postings):
+        rows.append({"entry_id": entry_id, "account_id": ref.id, "amount": p.amount})
         key = (ref.id, entry_id % ref.slots)
         moves[key] = moves.get(key, 0) + p.amount
+    return entry_id
+
+
+def _flush(conn: Connection, pending: dict) -> None:
+    """Postings, then balance moves in (account, slot) order: the global lock order."""
+    _INSERT_POSTINGS.many(conn, pending.get("postings", ()))
+    moves = pending.get("moves", {})
     try:
         _MOVE_BALANCE.many(conn, [{"a": a, "s": s, "x": x} for (a, s), x in sorted(moves.items()) if x])
     except IntegrityError as exc:
         if "no_overdraft" in str(exc.orig):
             raise InsufficientWallet("not enough TVU in the wallet") from None
         raise
-    return entry_id
 
 
-def balance(conn: Connection, code: str, unit: str) -> int:
+unit.FLUSHERS.append(_flush)
+
+
+def balance(conn: Connection, code: str, unit_code: str) -> int:
     """Current balance of an account (0 when it does not exist yet)."""
+    unit.flush(conn)
     return conn.execute(
         select(func.coalesce(func.sum(account_balances.c.balance), 0))
         .select_from(account_balances.join(accounts, accounts.c.id == account_balances.c.account_id))
-        .where(accounts.c.code == code, accounts.c.unit == unit)
+        .where(accounts.c.code == code, accounts.c.unit == unit_code)
     ).scalar_one()
 
 
@@ -149,15 +161,29 @@ def reverse(conn: Connection, entry_id: int, now: int, memo: str, created_by: st
     already = conn.execute(select(journal_entries.c.id).where(journal_entries.c.reverses_id == entry_id)).first()
     if already is not None:
         raise AlreadyReversed(f"entry {entry_id} was reversed by entry {already.id}")
+    _lock_wallets(conn, entry)
     try:
         with conn.begin_nested():
-            return post(conn, reversal(entry, memo), now, reverses_id=entry_id, created_by=created_by)
+            reversed_id = post(conn, reversal(entry, memo), now, reverses_id=entry_id, created_by=created_by)
+            unit.flush(conn)
+            return reversed_id
     except IntegrityError:  # a concurrent reversal won the unique constraint on reverses_id
         raise AlreadyReversed(f"entry {entry_id} was reversed already") from None
 
 
+def _lock_wallets(conn: Connection, entry: Entry) -> None:
+    """Lock the wallet balances an entry moves, before any system balance (the lock order)."""
+    wallets = sorted({p.account for p in entry.postings if is_credit_only(p.account)})
+    if wallets and conn.dialect.name == "postgresql":
+        conn.execute(select(account_balances.c.balance)
+                     .join(accounts, accounts.c.id == account_balances.c.account_id)
+                     .where(accounts.c.code.in_(wallets)).order_by(accounts.c.id)
+                     .with_for_update(of=account_balances))
+
+
 def trial_balance(conn: Connection) -> list[tuple[str, str, int]]:
     """(account, unit, balance) of every account with a non-zero balance, by unit then account."""
+    unit.flush(conn)
     total = func.sum(account_balances.c.balance)
     rows = conn.execute(
         select(accounts.c.code, accounts.c.unit, total.label("balance"))
@@ -171,6 +197,7 @@ def trial_balance(conn: Connection) -> list[tuple[str, str, int]]:
 
 def postings_sum_by_unit(conn: Connection) -> dict[str, int]:
     """Sum of every posting per unit, straight from the journal (must be all zero)."""
+    unit.flush(conn)
     rows = conn.execute(
         select(accounts.c.unit, func.sum(postings.c.amount))
         .join(accounts, accounts.c.id == postings.c.account_id)

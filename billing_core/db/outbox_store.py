@@ -8,6 +8,7 @@ from typing import Collection, Iterable
 
 from sqlalchemy import Connection, and_, bindparam, func, select, update
 
+from billing_core.db import unit
 from billing_core.db.fast import Fast, insert_of
 from billing_core.db.schema import outbox
 from tv_notify.events import Event
@@ -17,13 +18,19 @@ _INSERT = Fast(insert_of(outbox, "event_id", "kind", "card", "payload", "created
 
 
 def enqueue(conn: Connection, events: Iterable[Event], now: int) -> list[str]:
-    """Write ``events`` in order; returns their event ids."""
+    """Write ``events`` in order (at the end of the transaction); returns their event ids."""
     rows = [{"event_id": str(uuid.uuid4()), "kind": e.kind, "card": e.card,
              "payload": json.dumps(e.payload, separators=(",", ":")), "created_at": now,
              "next_attempt_at": now} for e in events]
-    if rows:
-        _INSERT.many(conn, rows)
+    unit.deferred(conn).setdefault("outbox", []).extend(rows)
     return [r["event_id"] for r in rows]
+
+
+def _flush(conn: Connection, pending: dict) -> None:
+    _INSERT.many(conn, pending.get("outbox", ()))
+
+
+unit.FLUSHERS.append(_flush)
 
 
 @dataclass(frozen=True, slots=True)

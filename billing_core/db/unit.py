@@ -1,0 +1,41 @@
+"""Writes a transaction defers to its end, so it holds its hottest locks shortest.
+
+A use case's postings, balance moves and outbox events are collected while it
+runs and written at its end, each kind in one batched statement: balance rows (the
+ones every payment touches) are locked only for the last moments before COMMIT,
+in one global order, and a payment that renews moves each balance row once.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from sqlalchemy import Connection
+
+_KEY = "tvtopup.deferred"
+
+# Called in order at the end of every transaction that deferred something.
+FLUSHERS: list[Callable[[Connection, dict], None]] = []
+
+
+def deferred(conn: Connection) -> dict:
+    """This transaction's deferred writes (kind -> what the flusher of that kind needs)."""
+    return conn.info.setdefault(_KEY, {})
+
+
+def flush(conn: Connection) -> None:
+    """Write what is deferred now (before reading it back in the same transaction)."""
+    pending = conn.info.pop(_KEY, None)
+    if pending:
+        for flusher in FLUSHERS:
+            flusher(conn, pending)
+
+
+def run(conn: Connection, fn: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
+    """``fn(conn, …)`` as the body of a transaction, its deferred writes flushed at the end."""
+    conn.info.pop(_KEY, None)  # the DBAPI connection is reused: start clean
+    try:
+        result = fn(conn, *args, **kwargs)
+        flush(conn)
+        return result
+    finally:
+        conn.info.pop(_KEY, None)
