@@ -1,0 +1,5 @@
+"""CLI verbs: cards (being built)."""
+
+
+def register(verbs, common) -> None:
+    """Add this group of verbs to the parser."""
