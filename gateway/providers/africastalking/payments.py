@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +30,7 @@ from billing_core.payments import PaymentNotice, record_payment
 from billing_core.phones import mask
 from gateway.keys import BILLING, SETTINGS
 from gateway.providers.guard import CallbackGuard
+from gateway.providers.json_fields import TXID, WireError, raw, text_field
 
 log = logging.getLogger("tvtopup.africastalking")
 NOTIFICATION_PATH = "/mobile-money/africastalking/notification"
@@ -38,14 +38,7 @@ PROVIDER = "africastalking"
 SUCCESS, FAILED = "Success", "Failed"
 # Categories in which money comes to us; the others (B2C, B2B, transfers) pay out.
 INCOMING = ("MobileCheckout", "MobileC2B", "BankCheckout", "CardCheckout")
-_TXID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
-_TEXT_MAX = 255
-RAW_MAX = 4000
 _GUARD = web.AppKey("africastalking_payments_guard", CallbackGuard)
-
-
-class WireError(ValueError):
-    """A body that is not an Africa's Talking payment notification."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,33 +56,24 @@ def parse_notification(body: object) -> Notification:
     """AT's JSON as a :class:`Notification`; :class:`WireError` when it is not one."""
     if not isinstance(body, dict):
         raise WireError("expected a JSON object")
-    txid, status = _text(body, "transactionId"), _text(body, "status")
-    if not _TXID.fullmatch(txid):
+    txid, status = text_field(body, "transactionId"), text_field(body, "status")
+    if not TXID.fullmatch(txid):
         raise WireError("transactionId must be 1-64 letters, digits or ._:-")
     if status not in (SUCCESS, FAILED):
         raise WireError(f"status must be {SUCCESS} or {FAILED}")
     try:
-        value = Money.parse(_text(body, "value"))
+        value = Money.parse(text_field(body, "value"))
     except DomainError as exc:
         raise WireError(f"value: {exc.detail}") from None
-    return Notification(txid, _text(body, "category"), status, value, _text(body, "source")[:20],
-                        _account(body), json.dumps(body, sort_keys=True)[:RAW_MAX])
+    return Notification(txid, text_field(body, "category"), status, value, text_field(body, "source")[:20],
+                        _account(body), raw(body))
 
 
 def _account(body: dict[str, Any]) -> str:
     metadata = body.get("requestMetadata") or {}
     if not isinstance(metadata, dict):
         raise WireError("requestMetadata must be an object")
-    return _text(body, "clientAccount").strip() or _text(metadata, "card").strip()
-
-
-def _text(doc: dict[str, Any], key: str) -> str:
-    value = doc.get(key)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise WireError(f"{key} must be a string")
-    return value[:_TEXT_MAX]
+    return text_field(body, "clientAccount").strip() or text_field(metadata, "card").strip()
 
 
 def notice(n: Notification) -> PaymentNotice:

@@ -8,7 +8,6 @@ as a reason to ask.
 """
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 import math
@@ -18,9 +17,10 @@ from typing import Callable
 from billing_core import payments
 from billing_core.context import Billing
 from billing_core.db.payment_store import Payment, PaymentRequest, Settlement
-from billing_core.errors import InvalidAmount, InvalidMsisdn, NotFound, UnknownCard
+from billing_core.errors import InvalidAmount, InvalidMsisdn, UnknownCard
 from billing_core.money import Money
 from billing_core.phones import mask
+from gateway.providers import confirmation, http
 from gateway.providers.airtel import wire
 from gateway.providers.airtel.client import AirtelClient, AirtelError, AirtelRefused, AirtelUnavailable
 from gateway.providers.poller import Poller
@@ -93,21 +93,13 @@ async def confirm(billing: Billing, client: AirtelClient, reference: str, *,
     Raises AirtelError when Airtel gives no answer (within ``deadline_s`` in all, when given);
     only the question is cut short, never the settling.
     """
-    request = await payments.find_request(billing, reference=reference)
-    if request.provider != PROVIDER:
-        raise NotFound("no such Airtel request")
-    try:
-        async with asyncio.timeout(deadline_s):
-            outcome = await probe(client, request)
-    except TimeoutError:
-        raise AirtelUnavailable(f"no answer within {deadline_s}s") from None
-    if outcome is None:
-        return request, None
-    return await payments.settle_request(billing, request, outcome)
+    return await confirmation.confirm(billing, PROVIDER, functools.partial(probe, client), reference,
+                                      deadline_s=deadline_s, unavailable=AirtelUnavailable, name="Airtel")
 
 
 def poller(billing: Billing, client: AirtelClient) -> Poller:
     settings = client.settings
     # an enquiry is at most four calls (token, enquiry, and both again after a 401), each bounded
     return Poller(billing, PROVIDER, functools.partial(probe, client), poll_s=settings.poll_s,
-                  polls_max=settings.polls_max, timeout_s=4 * settings.timeout_s, transient=(AirtelError,))
+                  polls_max=settings.polls_max, timeout_s=http.AUTHORIZED_CALLS_MAX * settings.timeout_s,
+                  transient=(AirtelError,))

@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import AsyncIterator
 
 from aiohttp import web
 
 from config.settings import AirtelSettings
 from gateway.http_client import CLIENT
-from gateway.keys import BILLING, SETTINGS, WORKERS
+from gateway.keys import BILLING, SETTINGS
 from gateway.middleware import json_error
-from gateway.providers import poller
+from gateway.providers import lifecycle
 from gateway.providers.airtel import collection, wire
 from gateway.providers.airtel.client import AirtelClient, AirtelError
 from gateway.providers.guard import CallbackGuard
@@ -42,21 +41,12 @@ def setup(app: web.Application) -> None:
     airtel = app[SETTINGS].airtel
     app[_GUARD] = CallbackGuard("airtel", airtel.callback_token, airtel.allow_ips)
     app.router.add_post(CALLBACK_PATH, callback)
-    app.cleanup_ctx.append(_airtel)
+    lifecycle.add_client(app, AIRTEL, _client, collection.poller)
 
 
-async def _airtel(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    if not configured(settings.airtel):
-        yield
-        return
-    client = AirtelClient(app[CLIENT], settings.airtel, app[BILLING].clock)
-    app[AIRTEL] = client
-    if not app[WORKERS]:
-        yield
-        return
-    async with poller.running(collection.poller(app[BILLING], client), settings.server.shutdown_timeout_s):
-        yield
+def _client(app: web.Application) -> AirtelClient | None:
+    airtel = app[SETTINGS].airtel
+    return AirtelClient(app[CLIENT], airtel, app[BILLING].clock) if configured(airtel) else None
 
 
 async def callback(request: web.Request) -> web.Response:

@@ -14,7 +14,6 @@ Field names here are Airtel's and stay in this package. Shapes::
 """
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -22,26 +21,15 @@ from typing import Any
 import phonenumbers
 
 from billing_core.money import Money, exponent
+# Airtel's token reply and body errors are read the shared way; callers find them here too.
+from gateway.providers.json_fields import TXID, Token, WireError, parse_token, raw, text_field
 
 TS, TF, TA, TIP = "TS", "TF", "TA", "TIP"  # success, failed, ambiguous, in progress
 _STATUSES = (TS, TF, TA, TIP)
 # Collection answers that leave the outcome open (ambiguous, in process): not refusals.
 OPEN_RESPONSE_CODES = ("DP00800001000", "DP00800001006")
 REFERENCE_MAX = 64
-_TXID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 _ID = re.compile(r"[A-Za-z0-9-]{1,64}")
-_TEXT_MAX = 255
-RAW_MAX = 4000
-
-
-class WireError(ValueError):
-    """A body that is not what Airtel documents."""
-
-
-@dataclass(frozen=True, slots=True)
-class Token:
-    access_token: str
-    expires_in_s: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,25 +95,13 @@ def token_body(client_id: str, client_secret: str) -> dict[str, str]:
     return {"client_id": client_id, "client_secret": client_secret, "grant_type": "client_credentials"}
 
 
-def parse_token(body: object) -> Token:
-    doc = _object(body)
-    token, expires = doc.get("access_token"), doc.get("expires_in")
-    if not isinstance(token, str) or not token:
-        raise WireError("access_token missing")
-    if isinstance(expires, str) and expires.isdigit():
-        expires = int(expires)
-    if type(expires) is not int or expires <= 0:
-        raise WireError("expires_in must be a positive number of seconds")
-    return Token(token, expires)
-
-
 def parse_reply(body: object) -> Reply:
     """The ``status`` block of any answer."""
     status = _object(_object(body).get("status"), "status")
     success = status.get("success")
     if not isinstance(success, bool):
         raise WireError("status.success must be true or false")
-    return Reply(success, _text(status, "response_code")[:64], _text(status, "message"))
+    return Reply(success, text_field(status, "response_code")[:64], text_field(status, "message"))
 
 
 def parse_enquiry(body: object) -> Enquiry:
@@ -135,11 +111,11 @@ def parse_enquiry(body: object) -> Enquiry:
     status = tx.get("status")
     if status not in _STATUSES:
         raise WireError(f"unknown transaction status {str(status)[:16]!r}")
-    money_id = _text(tx, "airtel_money_id")
-    if status == TS and not _TXID.fullmatch(money_id):
+    money_id = text_field(tx, "airtel_money_id")
+    if status == TS and not TXID.fullmatch(money_id):
         raise WireError("a TS transaction needs its airtel_money_id")
-    return Enquiry(status, _text(tx, "id"), money_id, _text(tx, "message"), reply.response_code,
-                   json.dumps(doc, sort_keys=True)[:RAW_MAX])
+    return Enquiry(status, text_field(tx, "id"), money_id, text_field(tx, "message"), reply.response_code,
+                   raw(doc))
 
 
 def parse_callback(body: object) -> CallbackHint:
@@ -147,7 +123,7 @@ def parse_callback(body: object) -> CallbackHint:
     reference = tx.get("id")
     if not is_reference(reference):
         raise WireError("transaction.id is not one of our references")
-    return CallbackHint(reference, _text(tx, "status_code")[:4])  # type: ignore[arg-type]
+    return CallbackHint(reference, text_field(tx, "status_code")[:4])  # type: ignore[arg-type]
 
 
 def parse_error(body: object) -> tuple[str, str]:
@@ -163,12 +139,3 @@ def _object(value: object, name: str = "body") -> dict[str, Any]:
     if not isinstance(value, dict):
         raise WireError(f"{name} must be a JSON object")
     return value
-
-
-def _text(doc: dict[str, Any], key: str) -> str:
-    value = doc.get(key)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise WireError(f"{key} must be a string")
-    return value[:_TEXT_MAX]

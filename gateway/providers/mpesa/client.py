@@ -3,7 +3,7 @@
 Every call carries ``ClientTimeout(total=mpesa.timeout_s)``. The token is cached until
 shortly before ``expires_in`` and fetched by one caller at a time; a token Daraja no
 longer takes (HTTP 401 or ``404.001.03 Invalid Access Token``) is dropped and the call
-retried once with a fresh one.
+retried once with a fresh one (``gateway.providers.http``, whose errors these are).
 
     ProviderError             Daraja did not take the request (``.code``, ``.message``)
     ├── ProviderRefused       Daraja answered with an error: nothing was started
@@ -16,7 +16,6 @@ then asks Daraja, then stores Daraja's ``CheckoutRequestID``.
 """
 from __future__ import annotations
 
-import asyncio
 import base64
 import logging
 import uuid
@@ -33,6 +32,9 @@ from billing_core.errors import UnknownCard
 from billing_core.money import Money
 from billing_core.phones import mask
 from config.settings import MpesaSettings
+from gateway.providers import http
+from gateway.providers.http import ProviderError, ProviderRefused, ProviderUnavailable
+from gateway.providers.json_fields import Token
 from gateway.providers.mpesa import wire
 
 log = logging.getLogger("tvtopup.mpesa")
@@ -43,20 +45,6 @@ TOKEN_MARGIN_S = 60  # refresh this long before Daraja's expiry
 TOKEN_INVALID = "404.001.03"
 ANSWER_MAX_BYTES = 64 * 1024
 DESCRIPTION = "TV top-up"
-
-
-class ProviderError(Exception):
-    def __init__(self, code: str, message: str = "", status: int | None = None):
-        super().__init__(f"M-Pesa {code}: {message}" if message else f"M-Pesa {code}")
-        self.code, self.message, self.status = code, message, status
-
-
-class ProviderRefused(ProviderError):
-    pass
-
-
-class ProviderUnavailable(ProviderError):
-    pass
 
 
 def _refusal(status: int, doc: dict[str, Any]) -> ProviderError:
@@ -74,9 +62,7 @@ class DarajaClient:
     def __init__(self, session: aiohttp.ClientSession, settings: MpesaSettings, clock: Callable[[], int]):
         self._session, self._settings, self._clock = session, settings, clock
         self._timeout = aiohttp.ClientTimeout(total=settings.timeout_s)
-        self._token = ""
-        self._token_until = 0
-        self._token_lock = asyncio.Lock()
+        self._tokens = http.TokenCache(self._fetch_token, clock, margin_s=TOKEN_MARGIN_S)
 
     async def stk_push(self, card: str, msisdn: str, amount: Money, reference: str) -> str:
         """Ask the payer's phone to approve ``amount`` for ``card``; returns the CheckoutRequestID."""
@@ -97,21 +83,9 @@ class DarajaClient:
 
     async def token(self) -> str:
         """A valid access token, from the cache or fetched (one fetch at a time)."""
-        if self._fresh():
-            return self._token
-        async with self._token_lock:
-            if not self._fresh():
-                await self._fetch_token()
-            return self._token
+        return await self._tokens.get()
 
-    def _fresh(self) -> bool:
-        return bool(self._token) and self._clock() < self._token_until
-
-    def _forget(self, token: str) -> None:
-        if self._token == token:  # another caller may already hold a newer one
-            self._token, self._token_until = "", 0
-
-    async def _fetch_token(self) -> None:
+    async def _fetch_token(self) -> Token:
         s = self._settings
         if not (s.consumer_key and s.consumer_secret):
             raise ProviderRefused("not_configured", "mpesa.consumer_key and consumer_secret must be set")
@@ -121,55 +95,29 @@ class DarajaClient:
         if status != 200:
             raise _refusal(status, doc)
         try:
-            token, expires_in_s = wire.parse_token(doc)
+            return Token(*wire.parse_token(doc))
         except wire.WireError as exc:
             raise ProviderUnavailable("bad_answer", f"unexpected token answer: {exc.reason}") from None
-        self._token = token
-        self._token_until = self._clock() + expires_in_s - min(TOKEN_MARGIN_S, expires_in_s // 2)
 
     async def _authorized_post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        refused, status, doc = await self._post_once(path, body)
-        if refused:  # Daraja dropped the token before its time: once more with a fresh one
-            refused, status, doc = await self._post_once(path, body)
-        if status != 200 or refused:
+        async def post(token: str) -> tuple[int, dict[str, Any]]:
+            return await self._call("POST", path, json=body, headers={"Authorization": f"Bearer {token}"})
+
+        status, doc = await http.authorized(self._tokens, post, token_refused=_token_refused)
+        if status != 200 or _token_refused(status, doc):
             raise _refusal(status, doc)
         return doc
 
-    async def _post_once(self, path: str, body: dict[str, Any]) -> tuple[bool, int, dict[str, Any]]:
-        """(token refused, status, answer); a refused token is dropped from the cache."""
-        token = await self.token()
-        status, doc = await self._call("POST", path, json=body, headers={"Authorization": f"Bearer {token}"})
-        refused = status == 401 or wire.error_of(doc)[0] == TOKEN_INVALID
-        if refused:
-            self._forget(token)
-        return refused, status, doc
-
     async def _call(self, method: str, path: str, **kwargs: Any) -> tuple[int, dict[str, Any]]:
         """(HTTP status, JSON object or {}) of one bounded call."""
-        url = self._settings.base_url.rstrip("/") + path
-        try:
-            async with self._session.request(method, url, timeout=self._timeout, **kwargs) as resp:
-                return resp.status, _object_or_empty(await _read_bounded(resp))
-        except TimeoutError:
-            raise ProviderUnavailable("timeout", f"no answer within {self._settings.timeout_s} s") from None
-        except aiohttp.ClientError as exc:
-            raise ProviderUnavailable("network", f"{type(exc).__name__}: {exc}"[:255]) from None
+        status, reply = await http.call_json(self._session, method, self._settings.base_url.rstrip("/") + path,
+                                             timeout=self._timeout, body_max=ANSWER_MAX_BYTES, **kwargs)
+        return status, reply if isinstance(reply, dict) else {}
 
 
-async def _read_bounded(resp: aiohttp.ClientResponse) -> bytes:
-    body = bytearray()
-    async for chunk in resp.content.iter_chunked(8192):
-        body += chunk
-        if len(body) > ANSWER_MAX_BYTES:
-            raise ProviderUnavailable("bad_answer", "answer too large", resp.status)
-    return bytes(body)
-
-
-def _object_or_empty(body: bytes) -> dict[str, Any]:
-    try:
-        return wire.decode(body)
-    except wire.WireError:
-        return {}
+def _token_refused(status: int, doc: dict[str, Any]) -> bool:
+    """Daraja dropped the token before its time."""
+    return status == 401 or wire.error_of(doc)[0] == TOKEN_INVALID
 
 
 DARAJA = web.AppKey("mpesa_daraja", DarajaClient)

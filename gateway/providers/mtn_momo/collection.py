@@ -8,7 +8,6 @@ only taken as a reason to ask.
 """
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 import math
@@ -18,9 +17,10 @@ from typing import Callable
 from billing_core import payments
 from billing_core.context import Billing
 from billing_core.db.payment_store import Payment, PaymentRequest, Settlement
-from billing_core.errors import InvalidAmount, NotFound, UnknownCard
+from billing_core.errors import InvalidAmount, UnknownCard
 from billing_core.money import Money
 from billing_core.phones import mask
+from gateway.providers import confirmation, http
 from gateway.providers.mtn_momo import wire
 from gateway.providers.mtn_momo.client import MomoClient, MomoError, MomoRefused, MomoUnavailable
 from gateway.providers.poller import Poller
@@ -81,24 +81,16 @@ async def confirm(billing: Billing, client: MomoClient, reference: str, *,
     Raises MomoError when MTN gives no answer (within ``deadline_s`` in all, when given);
     only the question is cut short, never the settling.
     """
-    request = await payments.find_request(billing, reference=reference)
-    if request.provider != PROVIDER:
-        raise NotFound("no such MTN request")
-    try:
-        async with asyncio.timeout(deadline_s):
-            outcome = await probe(client, request)
-    except TimeoutError:
-        raise MomoUnavailable(f"no answer within {deadline_s}s") from None
-    if outcome is None:
-        return request, None
-    return await payments.settle_request(billing, request, outcome)
+    return await confirmation.confirm(billing, PROVIDER, functools.partial(probe, client), reference,
+                                      deadline_s=deadline_s, unavailable=MomoUnavailable, name="MTN")
 
 
 def poller(billing: Billing, client: MomoClient) -> Poller:
     settings = client.settings
     # a status is at most four calls (token, status, and both again after a 401), each bounded
     return Poller(billing, PROVIDER, functools.partial(probe, client), poll_s=settings.poll_s,
-                  polls_max=settings.polls_max, timeout_s=4 * settings.timeout_s, transient=(MomoError,))
+                  polls_max=settings.polls_max, timeout_s=http.AUTHORIZED_CALLS_MAX * settings.timeout_s,
+                  transient=(MomoError,))
 
 
 def _poll_in_s(client: MomoClient) -> int:

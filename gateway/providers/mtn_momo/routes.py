@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import AsyncIterator
 
 from aiohttp import web
 
 from config.settings import MtnSettings
 from gateway.http_client import CLIENT
-from gateway.keys import BILLING, SETTINGS, WORKERS
+from gateway.keys import BILLING, SETTINGS
 from gateway.middleware import json_error
-from gateway.providers import poller
+from gateway.providers import lifecycle
 from gateway.providers.guard import CallbackGuard
 from gateway.providers.mtn_momo import collection, wire
 from gateway.providers.mtn_momo.client import MomoClient, MomoError
@@ -43,21 +42,12 @@ def setup(app: web.Application) -> None:
     app[_GUARD] = CallbackGuard("mtn", mtn.callback_token, mtn.allow_ips)
     app.router.add_route("PUT", CALLBACK_PATH, callback)
     app.router.add_route("POST", CALLBACK_PATH, callback)
-    app.cleanup_ctx.append(_momo)
+    lifecycle.add_client(app, MOMO, _client, collection.poller)
 
 
-async def _momo(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    if not configured(settings.mtn):
-        yield
-        return
-    client = MomoClient(app[CLIENT], settings.mtn, app[BILLING].clock)
-    app[MOMO] = client
-    if not app[WORKERS]:
-        yield
-        return
-    async with poller.running(collection.poller(app[BILLING], client), settings.server.shutdown_timeout_s):
-        yield
+def _client(app: web.Application) -> MomoClient | None:
+    mtn = app[SETTINGS].mtn
+    return MomoClient(app[CLIENT], mtn, app[BILLING].clock) if configured(mtn) else None
 
 
 async def callback(request: web.Request) -> web.Response:

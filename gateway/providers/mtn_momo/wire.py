@@ -12,7 +12,6 @@ Status and callback bodies share one shape::
 """
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from dataclasses import dataclass
@@ -20,27 +19,16 @@ from typing import Any
 
 from billing_core.errors import InvalidAmount, UnknownCurrency
 from billing_core.money import Money
+# MTN's token reply and body errors are read the shared way; callers find them here too.
+from gateway.providers.json_fields import TEXT_MAX, TXID, Token, WireError, parse_token, raw, text_field
 
 PENDING, SUCCESSFUL, FAILED = "PENDING", "SUCCESSFUL", "FAILED"
 # PENDING, SUCCESSFUL and FAILED are documented; some markets also answer the others.
 _STATUSES = {"PENDING": PENDING, "ONGOING": PENDING, "SUCCESSFUL": SUCCESSFUL,
              "FAILED": FAILED, "REJECTED": FAILED, "TIMEOUT": FAILED}
 NOTE_MAX = 160
-_TXID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 _AMOUNT = re.compile(r"(0|[1-9][0-9]{0,14})(?:\.([0-9]{1,6}))?")
 _PARTY = re.compile(r"[1-9][0-9]{6,14}")
-_TEXT_MAX = 255
-RAW_MAX = 4000
-
-
-class WireError(ValueError):
-    """A body that is not what MTN documents."""
-
-
-@dataclass(frozen=True, slots=True)
-class Token:
-    access_token: str
-    expires_in_s: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,40 +94,27 @@ def request_to_pay_body(amount: Money, msisdn: str, external_id: str, note: str)
             "payerMessage": note, "payeeNote": note}
 
 
-def parse_token(body: object) -> Token:
-    """``{"access_token": "…", "token_type": "access_token", "expires_in": 3600}``."""
-    doc = _object(body)
-    token, expires = doc.get("access_token"), doc.get("expires_in")
-    if not isinstance(token, str) or not token:
-        raise WireError("access_token missing")
-    if isinstance(expires, str) and expires.isdigit():
-        expires = int(expires)
-    if type(expires) is not int or expires <= 0:
-        raise WireError("expires_in must be a positive number of seconds")
-    return Token(token, expires)
-
-
 def parse_status(body: object) -> PayStatus:
     """A status or callback body; a success must name its amount and transaction id."""
     doc = _object(body)
     status = _STATUSES.get(doc.get("status"))  # type: ignore[arg-type]
     if status is None:
         raise WireError(f"unknown status {str(doc.get('status'))[:32]!r}")
-    txid = _text(doc, "financialTransactionId")
+    txid = text_field(doc, "financialTransactionId")
     amount = None
     if status == SUCCESSFUL:
         amount = parse_amount(doc.get("amount"), doc.get("currency"))
-        if not _TXID.fullmatch(txid):
+        if not TXID.fullmatch(txid):
             raise WireError("a SUCCESSFUL request needs a financialTransactionId")
-    return PayStatus(status, amount, _text(doc, "externalId"), _payer(doc.get("payer")), txid,
-                     _reason(doc.get("reason")), json.dumps(doc, sort_keys=True)[:RAW_MAX])
+    return PayStatus(status, amount, text_field(doc, "externalId"), _payer(doc.get("payer")), txid,
+                     _reason(doc.get("reason")), raw(doc))
 
 
 def parse_callback(body: object) -> CallbackHint:
     """A callback body: a JSON object; its claims are only logged and used as a fallback id."""
     doc = _object(body)
     status = doc.get("status")
-    return CallbackHint(_text(doc, "externalId"), status[:16] if isinstance(status, str) else "")
+    return CallbackHint(text_field(doc, "externalId"), status[:16] if isinstance(status, str) else "")
 
 
 def parse_error(body: object) -> tuple[str, str]:
@@ -147,7 +122,7 @@ def parse_error(body: object) -> tuple[str, str]:
     doc = body if isinstance(body, dict) else {}
     code, message = doc.get("code"), doc.get("message")
     return (code[:64] if isinstance(code, str) and code else "error",
-            message[:_TEXT_MAX] if isinstance(message, str) else "")
+            message[:TEXT_MAX] if isinstance(message, str) else "")
 
 
 def _object(body: object) -> dict[str, Any]:
@@ -156,25 +131,16 @@ def _object(body: object) -> dict[str, Any]:
     return body
 
 
-def _text(doc: dict[str, Any], key: str) -> str:
-    value = doc.get(key)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise WireError(f"{key} must be a string")
-    return value[:_TEXT_MAX]
-
-
 def _payer(payer: object) -> str:
     if payer is None:
         return ""
     if not isinstance(payer, dict):
         raise WireError("payer must be an object")
-    return _text(payer, "partyId")
+    return text_field(payer, "partyId")
 
 
 def _reason(reason: object) -> str:
     """``"APPROVAL_REJECTED"``, or in older versions ``{"code": …, "message": …}``."""
     if isinstance(reason, dict):
         reason = reason.get("code") or reason.get("message")
-    return reason[:_TEXT_MAX] if isinstance(reason, str) else ""
+    return reason[:TEXT_MAX] if isinstance(reason, str) else ""
