@@ -9,6 +9,7 @@ from billing_core.db.database import Database
 from billing_core.errors import InvalidCard, InvalidInput
 from billing_core.money import Rates
 from billing_core.phones import normalize_msisdn
+from billing_core.pins import PinPolicy
 
 
 def system_clock() -> int:
@@ -26,13 +27,15 @@ class Billing:
     card_min_length: int = 8
     card_max_length: int = 12
     clock: Callable[[], int] = field(default=system_clock)
+    pins: PinPolicy = field(default_factory=PinPolicy)  # scratch-card PIN keys, length, alarm
 
     @classmethod
     def from_settings(cls, settings: Any, db: Database, clock: Callable[[], int] = system_clock) -> Billing:
         op = settings.operator
         return cls(db=db, rates=Rates(dict(settings.currencies)), region=op.region, currency=op.currency,
                    languages=tuple(op.languages), default_lang=op.default_lang,
-                   card_min_length=op.card_min_length, card_max_length=op.card_max_length, clock=clock)
+                   card_min_length=op.card_min_length, card_max_length=op.card_max_length, clock=clock,
+                   pins=PinPolicy.from_settings(settings.security))
 
     def now(self) -> int:
         return self.clock()

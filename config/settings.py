@@ -13,7 +13,7 @@ written (``TVTOPUP_TV__URL`` sets ``tv.url``, ``TVTOPUP_CURRENCIES__KES`` sets
 ``TVTOPUP_REDIS_URL`` (``redis.url``). ``TVTOPUP_CONFIG`` names the file. Any other
 ``TVTOPUP_*`` variable is an error. Values are text converted to the key's type: int
 (decimal digits, optional sign), float, bool (true/false/1/0/yes/no), list of str
-(comma-separated), str, Secret.
+(comma-separated), list of int (comma-separated), str, Secret.
 
 Every problem (unknown section or key, wrong type, value out of range, unreadable
 file) raises :class:`SettingsError` naming the key and where it came from.
@@ -68,6 +68,7 @@ _ENV_INT = re.compile(r"[+-]?[0-9]+")
 _ENV_FLOAT = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
 _ENV_BOOL = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 _STRS = tuple[str, ...]
+_INTS = tuple[int, ...]
 
 
 class SettingsError(Exception):
@@ -283,6 +284,7 @@ class TvSettings(_Section):
     retry_first_s: int
     retry_max_s: int
     retries_max: int
+    refresh_min_interval_s: int
 
     def __post_init__(self) -> None:
         self._one_of("adapter", ("log", "webhook", "ministra"))
@@ -293,8 +295,11 @@ class TvSettings(_Section):
             self._non_empty("secret", "must be set when tv.adapter is webhook (it signs requests)")
         self._positive("timeout_s")
         self._at_least("retry_first_s", 1)
+        # a restarted dispatcher brings retries forward to retry_first_s: resume within 30 s
+        _require(self.retry_first_s <= 30, "tv.retry_first_s", f"must be at most 30, got {self.retry_first_s}")
         self._at_least("retry_max_s", self.retry_first_s)
         self._at_least("retries_max", 1)
+        self._at_least("refresh_min_interval_s", 0)
 
 
 @dataclass(frozen=True, repr=False)
@@ -302,10 +307,12 @@ class OutboxSettings(_Section):
     section: ClassVar[str] = "outbox"
     poll_s: float
     batch_size: int
+    lease_s: int
 
     def __post_init__(self) -> None:
         self._positive("poll_s")
         self._at_least("batch_size", 1)
+        self._within("lease_s", 2, 30)  # a crashed process's events resume within 30 s
 
 
 @dataclass(frozen=True, repr=False)
@@ -313,10 +320,18 @@ class SchedulerSettings(_Section):
     section: ClassVar[str] = "scheduler"
     interval_s: float
     batch_size: int
+    reminder_days: tuple[int, ...]
+    grace_hours: int
+    lease_s: int
 
     def __post_init__(self) -> None:
         self._positive("interval_s")
         self._at_least("batch_size", 1)
+        ok = all(1 <= d <= 60 for d in self.reminder_days) and len(set(self.reminder_days)) == len(self.reminder_days)
+        _require(ok, "scheduler.reminder_days", f"must be distinct whole days from 1 to 60, got {list(self.reminder_days)}")
+        self._within("grace_hours", 0, 24 * 30)
+        _require(self.lease_s > self.interval_s, "scheduler.lease_s",
+                 f"must be longer than scheduler.interval_s ({self.interval_s:g}), got {self.lease_s}")
 
 
 @dataclass(frozen=True, repr=False)
@@ -452,13 +467,26 @@ class SecuritySettings(_Section):
     section: ClassVar[str] = "security"
     lockout_failures: int
     lockout_minutes: int
+    lockout_window_minutes: int
     pin_key: Secret
     pin_key_version: int
+    pin_key_previous: Secret
+    pin_length: int
+    pin_spike_per_minute: int
 
     def __post_init__(self) -> None:
         self._at_least("lockout_failures", 1)
         self._at_least("lockout_minutes", 1)
+        self._at_least("lockout_window_minutes", 1)
         self._at_least("pin_key_version", 1)
+        self._within("pin_length", 12, 16)
+        self._at_least("pin_spike_per_minute", 1)
+        if self.pin_key_previous:
+            _require(bool(self.pin_key), "security.pin_key_previous", "is set but security.pin_key is not")
+            _require(self.pin_key_version >= 2, "security.pin_key_previous",
+                     "needs security.pin_key_version >= 2 (the previous key is version - 1)")
+            _require(self.pin_key_previous != self.pin_key, "security.pin_key_previous",
+                     "must differ from security.pin_key")
 
 
 @dataclass(frozen=True, repr=False)
@@ -578,6 +606,11 @@ def _value_strs(value: object) -> tuple[str, ...] | None:
     return tuple(value) if ok else None  # type: ignore[arg-type]
 
 
+def _value_ints(value: object) -> tuple[int, ...] | None:
+    ok = isinstance(value, (list, tuple)) and all(_value_int(v) is not None for v in value)
+    return tuple(value) if ok else None  # type: ignore[arg-type]
+
+
 def _value_secret(value: object) -> Secret | None:
     if isinstance(value, Secret):
         return value
@@ -590,6 +623,7 @@ _FROM_VALUE: dict[Any, tuple[str, Callable[[object], object]]] = {
     str: ("a string", lambda v: v if isinstance(v, str) else None),
     bool: ("true or false", lambda v: v if isinstance(v, bool) else None),
     _STRS: ("a list of strings", _value_strs),
+    _INTS: ("a list of integers", _value_ints),
     Secret: ("a string", _value_secret),
 }
 
@@ -619,12 +653,18 @@ def _text_strs(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
+def _text_ints(text: str) -> tuple[int, ...] | None:
+    parts = _text_strs(text)
+    return tuple(int(p) for p in parts) if all(_ENV_INT.fullmatch(p) for p in parts) else None
+
+
 _FROM_TEXT: dict[Any, Callable[[str], object]] = {
     int: _text_int,
     float: _text_float,
     str: lambda t: t,
     bool: lambda t: _ENV_BOOL.get(t.lower()),
     _STRS: _text_strs,
+    _INTS: _text_ints,
     Secret: Secret,
 }
 

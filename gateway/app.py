@@ -3,6 +3,10 @@
 Each resource has one cleanup context that opens it and closes it: the
 database, Redis (when configured), and the background workers (outbox
 dispatcher, scheduler). Handlers reach them through typed app keys.
+
+Every gateway process may run the workers: dispatchers share the outbox through
+leases (no event in flight twice, in order per card) and one scheduler at a time
+leads (a lease row); see ``tv_notify.dispatcher`` and ``tv_notify.scheduler``.
 """
 from __future__ import annotations
 
@@ -13,12 +17,13 @@ from typing import AsyncIterator, Callable
 
 from aiohttp import web
 
+from billing_core.cards import STATS
 from billing_core.context import Billing, system_clock
 from billing_core.db import outbox_store
 from billing_core.db.database import database_from_settings
 from config.settings import Settings
 from gateway.http import health
-from gateway.http_client import client_ctx
+from gateway.http_client import CLIENT, client_ctx
 from gateway.keys import BILLING, METRICS, REDIS, SETTINGS, WORKERS
 from gateway.providers.africastalking import routes as at_routes
 from gateway.providers.airtel import routes as airtel_routes
@@ -37,6 +42,7 @@ def create_app(settings: Settings, *, clock: Callable[[], int] = system_clock, w
     app = web.Application(client_max_size=settings.server.max_body_bytes, middlewares=[request_context])
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
+    _card_metrics(app[METRICS])
     app.cleanup_ctx.append(_database(clock))
     app.cleanup_ctx.append(client_ctx)
     if settings.redis.url:
@@ -50,25 +56,41 @@ def create_app(settings: Settings, *, clock: Callable[[], int] = system_clock, w
     return app
 
 
+def _card_metrics(metrics: Metrics) -> None:
+    metrics.gauge("tvtopup_card_redemptions", "Scratch cards redeemed by this process", lambda: STATS.redemptions)
+    metrics.gauge("tvtopup_card_pin_failures", "Wrong scratch-card PINs seen by this process",
+                  lambda: STATS.pin_failures)
+    metrics.gauge("tvtopup_card_pin_alarms", "Minutes in which wrong PINs across all phones passed "
+                  "security.pin_spike_per_minute (the alarm is logged too)", lambda: STATS.spikes)
+
+
 def _database(clock: Callable[[], int]):
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         settings = app[SETTINGS]
         db = database_from_settings(settings)
         app[BILLING] = Billing.from_settings(settings, db, clock)
         backlog = {"pending": 0, "dead": 0}
+        lag = {"s": 0}
 
         async def refresh_backlog() -> None:
-            backlog.update(await db.read(outbox_store.counts))
+            counts, oldest = await db.read(_outbox_stats)
+            backlog.update({"pending": 0, "dead": 0, **counts})
+            lag["s"] = max(0, clock() - oldest) if oldest is not None else 0
 
         metrics = app[METRICS]
         metrics.refresher(refresh_backlog)
         metrics.gauge("tvtopup_outbox_pending", "Outbox events waiting for delivery", lambda: backlog.get("pending", 0))
         metrics.gauge("tvtopup_outbox_dead_total", "Outbox events given up (see tvtopup events)",
                       lambda: backlog.get("dead", 0))
+        metrics.gauge("tvtopup_outbox_lag_seconds", "Age of the oldest pending outbox event", lambda: lag["s"])
         yield
         await db.close()
 
     return ctx
+
+
+def _outbox_stats(conn) -> tuple[dict[str, int], int | None]:
+    return outbox_store.counts(conn), outbox_store.oldest_pending_at(conn)
 
 
 async def _redis(app: web.Application) -> AsyncIterator[None]:
@@ -85,14 +107,15 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
 def _workers(clock: Callable[[], int]):
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         settings, billing = app[SETTINGS], app[BILLING]
-        dispatcher = Dispatcher.from_settings(settings, billing.db, clock)
+        dispatcher = Dispatcher.from_settings(settings, billing.db, clock, session=app[CLIENT])
         billing.db.add_commit_listener(dispatcher.wake)
-        scheduler = Scheduler(billing, interval_s=settings.scheduler.interval_s,
-                              batch_size=settings.scheduler.batch_size)
+        scheduler = Scheduler.from_settings(settings, billing, holder=dispatcher.holder)
         metrics = app[METRICS]
         metrics.gauge("tvtopup_outbox_delivered", "Events delivered by this process", lambda: dispatcher.delivered)
         metrics.gauge("tvtopup_outbox_failures", "Failed delivery attempts by this process", lambda: dispatcher.failed)
         metrics.gauge("tvtopup_outbox_dead", "Events given up by this process", lambda: dispatcher.dead)
+        metrics.gauge("tvtopup_scheduler_leader", "1 while this process runs the scheduler",
+                      lambda: int(scheduler.leading))
         stop = asyncio.Event()
         tasks = [asyncio.create_task(dispatcher.run_forever(stop), name="outbox-dispatcher"),
                  asyncio.create_task(scheduler.run_forever(stop), name="scheduler")]

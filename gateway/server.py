@@ -1,8 +1,9 @@
 """``tvtopup serve``: migrate, then serve until SIGINT or SIGTERM, closing cleanly.
 
 With ``--workers N`` the command becomes a supervisor: it applies migrations once,
-then starts N worker processes sharing the port (``SO_REUSEPORT``); worker 0 also
-runs the background workers (outbox dispatcher, scheduler). SIGTERM or Ctrl-C is
+then starts N worker processes sharing the port (``SO_REUSEPORT``); every worker
+also runs the background workers: the outbox dispatchers share the events through
+leases, and one scheduler at a time leads (see ``tv_notify``). SIGTERM or Ctrl-C is
 passed on to every worker, which finishes its requests in flight and exits.
 """
 from __future__ import annotations
@@ -37,8 +38,7 @@ def serve(settings: Settings, *, host: str | None = None, port: int | None = Non
                  "on" if settings.redis.url else "off (in-process state, one process only)")
         if workers > 1:
             return _supervise(host, port, workers, config)
-    background = worker_id in (None, 0)
-    web.run_app(create_app(settings, workers=background), host=host, port=port,
+    web.run_app(create_app(settings, workers=True), host=host, port=port,
                 shutdown_timeout=settings.server.shutdown_timeout_s, reuse_port=worker_id is not None,
                 print=lambda msg: log.info("%s", msg.strip()), access_log=None, handle_signals=True)
     log.info("stopped")

@@ -5,7 +5,7 @@ the TV adapter, ``sms.send`` to the SMS sender). A *lane* is one adapter and one
 card: within a lane events are delivered strictly one after another in outbox
 order; lanes run in parallel (at most ``concurrency`` at once). A lane whose event
 fails stops for this batch and stays held back until the retry is due
-(``outbox_store.due`` does the holding back), so a card's later events never
+(``outbox_store.claim`` does the holding back), so a card's later events never
 overtake an earlier one. An SMS outage does not hold back entitlements, and the
 other way round.
 
@@ -16,15 +16,30 @@ attempts), or at once when the adapter says the event itself is refused
 and shown to operators, never dropped silently. A dead event no longer holds its
 lane back.
 
-One batch is one read (the due events) and one write (every outcome), so a crash
-between delivering and recording means those events are delivered again; receivers
-de-duplicate by event id (see ``tv_notify.adapters.base``). This assumes one
-dispatcher per database: two would deliver the same events twice and could reorder.
+Several dispatchers (processes) share one database. A batch begins with a *claim*
+(``outbox_store.claim``): one transaction that leases the due events to this
+dispatcher (``claimed_by``, ``lease_until = now + lease_s``; on PostgreSQL read
+``FOR UPDATE SKIP LOCKED``), never taking a card's event while an earlier one of
+that card is leased elsewhere or waiting for a retry. While the batch is in
+flight its leases are extended every ``lease_s / 3``; the batch ends with one
+write of every outcome, which clears the leases (events after a lane's failure
+are released untried). So no event is in flight in two dispatchers at once, and
+each card's events go out one after another whichever process sends them.
+
+A crash between delivering and recording means those events are delivered again
+once their lease expires (within ``lease_s``); receivers de-duplicate by event id
+(see ``tv_notify.adapters.base``). At start a dispatcher brings every retry due
+later than ``retry_first_s`` forward to that, so after a restart pending events
+resume within ``max(lease_s, retry_first_s) + poll_s``, under the contract's 30 s
+with the defaults.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -32,14 +47,15 @@ from typing import Any
 from billing_core.db import outbox_store
 from billing_core.db.database import Database
 from billing_core.db.outbox_store import StoredEvent
+from tv_notify.adapters import sms_sender, tv_adapter
 from tv_notify.adapters.base import DeliveryError, SmsSender, TvAdapter
-from tv_notify.adapters.log import LogAdapter
 from tv_notify.events import GRANT, KINDS, OSD, REVOKE, SMS
 
 log = logging.getLogger("tvtopup.outbox")
 
 Adapter = TvAdapter | SmsSender
 CONCURRENCY = 16
+LEASE_S = 20
 _EXPONENT_MAX = 32  # 2**32 s is already past any cap; keeps the integer small
 
 
@@ -57,12 +73,16 @@ class Dispatcher:
     - ``delivered``: events delivered by this process;
     - ``failed``: failed attempts (an event retried three times counts three);
     - ``dead``: events this process gave up on;
-    - ``backlog``: events found due by the last batch (at most ``batch_size`` per adapter).
+    - ``backlog``: events claimed by the last batch (at most ``batch_size`` per adapter).
+
+    ``holder`` names this dispatcher in the leases it takes (default: host, process
+    id and a random part, unique per instance).
     """
 
     def __init__(self, db: Database, adapters: Mapping[str, Adapter], *, clock: Callable[[], int],
                  retry_first_s: int, retry_max_s: int, retries_max: int, batch_size: int,
-                 poll_s: float, timeout_s: float, concurrency: int = CONCURRENCY) -> None:
+                 poll_s: float, timeout_s: float, concurrency: int = CONCURRENCY, lease_s: int = LEASE_S,
+                 holder: str | None = None) -> None:
         missing = [kind for kind in KINDS if kind not in adapters]
         if missing:
             raise ValueError(f"no adapter for event kinds: {', '.join(missing)}")
@@ -72,6 +92,8 @@ class Dispatcher:
         self._clock = clock
         self._retry_first_s, self._retry_max_s, self._retries_max = retry_first_s, retry_max_s, retries_max
         self._batch_size, self._poll_s, self._timeout_s = batch_size, poll_s, timeout_s
+        self._lease_s = lease_s
+        self.holder = holder or default_holder()
         self._slots = asyncio.Semaphore(concurrency)
         self._wake = asyncio.Event()
         self.delivered = 0
@@ -80,18 +102,21 @@ class Dispatcher:
         self.backlog = 0
 
     @classmethod
-    def from_settings(cls, settings: Any, db: Database, clock: Callable[[], int]) -> Dispatcher:
+    def from_settings(cls, settings: Any, db: Database, clock: Callable[[], int], *,
+                      session: Any = None, holder: str | None = None) -> Dispatcher:
         """The dispatcher ``[tv]``, ``[sms]`` and ``[outbox]`` describe.
 
-        The caller registers :meth:`wake` with ``db.add_commit_listener``.
+        ``session`` is the application's outbound ``aiohttp.ClientSession`` (adapters
+        that speak HTTP open their own when it is None, and close it). The caller
+        registers :meth:`wake` with ``db.add_commit_listener``.
         """
         tv, outbox = settings.tv, settings.outbox
-        tv_adapter = _tv_adapter(settings)
-        sms_sender = _sms_sender(settings)
-        adapters = {GRANT: tv_adapter, REVOKE: tv_adapter, OSD: tv_adapter, SMS: sms_sender}
+        tv_side = tv_adapter(settings, session)
+        sms_side = sms_sender(settings, session)
+        adapters = {GRANT: tv_side, REVOKE: tv_side, OSD: tv_side, SMS: sms_side}
         return cls(db, adapters, clock=clock, retry_first_s=tv.retry_first_s, retry_max_s=tv.retry_max_s,
                    retries_max=tv.retries_max, batch_size=outbox.batch_size, poll_s=outbox.poll_s,
-                   timeout_s=tv.timeout_s)
+                   timeout_s=tv.timeout_s, lease_s=outbox.lease_s, holder=holder)
 
     def wake(self) -> None:
         """Look for due events now rather than at the next poll.
@@ -103,22 +128,40 @@ class Dispatcher:
 
     async def run_once(self) -> int:
         """Deliver one batch of due events; returns how many were attempted (0: nothing due)."""
-        batch = await self._db.read(self._fetch, self._clock())
-        self.backlog = sum(len(events) for _, events in batch)
-        if not self.backlog:
+        batch = await self._db.write(self._claim, self._clock())
+        claimed = [event for _, events in batch for event in events]
+        self.backlog = len(claimed)
+        if not claimed:
             return 0
         lanes = [(adapter, lane) for adapter, events in batch for lane in _by_card(events)]
-        results = await asyncio.gather(*(self._deliver_lane(adapter, lane) for adapter, lane in lanes))
+        heartbeat = asyncio.create_task(self._heartbeat([e.id for e in claimed]))
+        try:
+            results = await asyncio.gather(*(self._deliver_lane(adapter, lane) for adapter, lane in lanes))
+        finally:
+            heartbeat.cancel()
+            await asyncio.gather(heartbeat, return_exceptions=True)
         outcomes = [outcome for result in results for outcome in result]
-        dead = await self._db.write(self._record, outcomes, self._clock())
+        untried = {e.id for e in claimed} - {o.event.id for o in outcomes}
+        dead = await self._db.write(self._record, outcomes, untried, self._clock())
         failures = sum(1 for o in outcomes if o.error is not None)
         self.delivered += len(outcomes) - failures
         self.failed += failures
         self.dead += dead
         return len(outcomes)
 
+    async def resume(self) -> int:
+        """At start: retries due later than ``retry_first_s`` from now are due then; returns how many."""
+        now = self._clock()
+        return await self._db.write(outbox_store.resume, now, now + self._retry_first_s)
+
     async def run_forever(self, stop: asyncio.Event) -> None:
         """Deliver until ``stop`` is set; between empty batches, sleep until woken or ``poll_s``."""
+        try:
+            resumed = await self.resume()
+            if resumed:
+                log.info("outbox: %d pending retries brought forward at start", resumed)
+        except Exception:
+            log.exception("outbox: could not bring retries forward at start")
         while not stop.is_set():
             self._wake.clear()  # commits from here on wake the next wait
             try:
@@ -141,8 +184,19 @@ class Dispatcher:
         """Wait before the next attempt, after a failure with ``attempts_before`` earlier attempts."""
         return min(self._retry_first_s * 2 ** min(attempts_before, _EXPONENT_MAX), self._retry_max_s)
 
-    def _fetch(self, conn: Any, now: int) -> list[tuple[Adapter, list[StoredEvent]]]:
-        return [(adapter, outbox_store.due(conn, now, self._batch_size, kinds)) for adapter, kinds in self._lanes]
+    def _claim(self, conn: Any, now: int) -> list[tuple[Adapter, list[StoredEvent]]]:
+        return [(adapter, outbox_store.claim(conn, now, self._batch_size, kinds, self.holder, self._lease_s))
+                for adapter, kinds in self._lanes]
+
+    async def _heartbeat(self, ids: list[int]) -> None:
+        """Keep this batch's leases alive while it is in flight (a slow receiver, many lanes)."""
+        every_s = max(self._lease_s / 3, 0.1)
+        while True:
+            await asyncio.sleep(every_s)
+            try:
+                await self._db.write(outbox_store.extend, ids, self.holder, self._clock() + self._lease_s)
+            except Exception:  # the database may be away; the next beat tries again
+                log.exception("outbox: extending leases failed")
 
     async def _deliver_lane(self, adapter: Adapter, events: list[StoredEvent]) -> list[Outcome]:
         """Deliver one card's events to one adapter in order, stopping at the first failure."""
@@ -167,9 +221,10 @@ class Dispatcher:
             return DeliveryError(f"{type(exc).__name__}: {exc}")
         return None
 
-    def _record(self, conn: Any, outcomes: list[Outcome], now: int) -> int:
+    def _record(self, conn: Any, outcomes: list[Outcome], untried: set[int], now: int) -> int:
         """Store every outcome of a batch in one transaction; returns how many events died."""
         outbox_store.mark_delivered(conn, [o.event.id for o in outcomes if o.error is None], now)
+        outbox_store.release(conn, untried, self.holder)
         dead = 0
         for outcome in outcomes:
             if outcome.error is not None:
@@ -180,7 +235,7 @@ class Dispatcher:
         attempts = event.attempts + 1
         is_dead = not error.retryable or attempts > self._retries_max
         delay_s = self.retry_delay_s(event.attempts)
-        outbox_store.mark_failed(conn, event.id, now, now + delay_s, error.reason, is_dead)
+        outbox_store.mark_failed(conn, event.id, now, now + delay_s, error.reason, is_dead, holder=self.holder)
         if is_dead:
             log.error("event dead after %d attempts: id=%s event=%s card=%s: %s",
                       attempts, event.event_id, event.kind, event.card, error.reason)
@@ -215,16 +270,9 @@ def _by_card(events: list[StoredEvent]) -> list[list[StoredEvent]]:
     return list(cards.values())
 
 
-def _tv_adapter(settings: Any) -> TvAdapter:
-    if settings.tv.adapter == "log":
-        return LogAdapter()
-    raise ValueError(f"tv.adapter: {settings.tv.adapter!r} is not available yet (use 'log')")
+def default_holder() -> str:
+    """``host:pid:random``: unique per dispatcher, readable in ``events show``."""
+    return f"{socket.gethostname()[:48]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def _sms_sender(settings: Any) -> SmsSender:
-    if settings.sms.provider == "log":
-        return LogAdapter()
-    raise ValueError(f"sms.provider: {settings.sms.provider!r} is not available yet (use 'log')")
-
-
-__all__ = ["Dispatcher", "Outcome"]
+__all__ = ["Dispatcher", "Outcome", "default_holder"]

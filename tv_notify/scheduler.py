@@ -1,49 +1,128 @@
-"""The scheduler: at expiry, renew from the wallet or expire (revoke and notify).
+"""The scheduler: expiry (renew from the wallet, or revoke and notify) and reminders, on time.
 
-Safe with several processes: each subscription is re-read under its row lock
-before the decision, so a second process finds it already renewed or expired.
+Every gateway process may run a scheduler; one at a time leads. Leadership is a
+lease row (``worker_leases``, name ``scheduler``) taken or renewed at the start of
+each round for ``lease_s`` seconds by a conditional UPDATE, the same on SQLite and
+PostgreSQL; a process that dies stops renewing and another takes over when the
+lease runs out; a clean stop lets go at once.
+
+Leadership only saves work: correctness does not depend on it. The expiry sweep
+re-decides every subscription on its locked row (a second sweep finds it renewed
+or expired already), and a reminder is sent only by the transaction that inserts
+its unique ``reminders`` row. So two schedulers running at once (a lease that ran
+out under a stalled leader) still renew once, expire once and remind once.
+
+Each round: the expiry sweep (grace period ``grace_s``), then the reminders due
+(``reminder_days`` before expiry), in batches of ``batch_size``, each batch one
+transaction.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from billing_core.context import Billing
-from billing_core.subscriptions import expire_due
+from billing_core.db import outbox_store
+from billing_core.notifications import send_reminders, sweep_expiry
+from billing_core.reminders import HOUR_S
+from tv_notify.dispatcher import default_holder
 
 log = logging.getLogger("tvtopup.scheduler")
+LEASE_NAME = "scheduler"
 
 
 class Scheduler:
-    def __init__(self, billing: Billing, *, interval_s: float, batch_size: int):
+    """``renewed``, ``expired``, ``reminded`` count this process's work; ``leading`` is for metrics."""
+
+    def __init__(self, billing: Billing, *, interval_s: float, batch_size: int,
+                 reminder_days: tuple[int, ...] = (3, 1), grace_s: int = 0, lease_s: int = 90,
+                 holder: str | None = None, pause_s: float = 0.0):
         self.billing = billing
         self.interval_s = interval_s
         self.batch_size = batch_size
+        self.reminder_days = tuple(reminder_days)
+        self.grace_s = grace_s
+        self.lease_s = lease_s
+        self.holder = holder or default_holder()
+        self.pause_s = pause_s
         self.renewed = 0
         self.expired = 0
+        self.reminded = 0
+        self.leading = False
+
+    @classmethod
+    def from_settings(cls, settings: Any, billing: Billing, *, holder: str | None = None) -> Scheduler:
+        sch = settings.scheduler
+        return cls(billing, interval_s=sch.interval_s, batch_size=sch.batch_size, reminder_days=sch.reminder_days,
+                   grace_s=sch.grace_hours * HOUR_S, lease_s=sch.lease_s, holder=holder)
+
+    async def lead(self) -> bool:
+        """Take or renew the scheduler's lease; whether this process leads now."""
+        leading = await self.billing.db.write(outbox_store.take_lease, LEASE_NAME, self.holder,
+                                              self.billing.now(), self.lease_s)
+        if leading != self.leading:
+            log.info("scheduler: %s (%s)", "leading" if leading else "standing by", self.holder)
+        self.leading = leading
+        return leading
+
+    async def step_down(self) -> None:
+        """Let go of the lease (a clean stop): another process leads at its next round."""
+        if self.leading:
+            await self.billing.db.write(outbox_store.drop_lease, LEASE_NAME, self.holder)
+            self.leading = False
 
     async def run_once(self) -> dict[str, int]:
-        """Handle everything due now, one batch (one transaction) at a time."""
-        total = {"renewed": 0, "expired": 0}
+        """One round if this process leads: the expiry sweep, then the reminders due.
+
+        The lease is renewed every ``lease_s / 3`` while the round works (a mass expiry
+        can outlast ``lease_s``).
+        """
+        if not await self.lead():
+            return {"renewed": 0, "expired": 0, "reminded": 0}
+        keeping = asyncio.create_task(self._keep_lease())
+        try:
+            return await self.work()
+        finally:
+            keeping.cancel()
+            await asyncio.gather(keeping, return_exceptions=True)
+
+    async def _keep_lease(self) -> None:
         while True:
-            done = await expire_due(self.billing, self.batch_size)
-            for key in total:
-                total[key] += done[key]
-            if done["renewed"] + done["expired"] < self.batch_size:
-                break
+            await asyncio.sleep(self.lease_s / 3)
+            try:
+                await self.lead()
+            except Exception:  # the database may be away; the round's own writes will tell
+                log.exception("scheduler: renewing the lease failed")
+
+    async def work(self) -> dict[str, int]:
+        """The round's work without asking for leadership (tests, benchmarks, a one-off run)."""
+        total = await sweep_expiry(self.billing, limit=self.batch_size, grace_s=self.grace_s, pause_s=self.pause_s)
+        total["reminded"] = await send_reminders(self.billing, self.reminder_days, limit=self.batch_size)
         self.renewed += total["renewed"]
         self.expired += total["expired"]
+        self.reminded += total["reminded"]
         if any(total.values()):
-            log.info("expiry: %(renewed)d renewed from the wallet, %(expired)d expired", total)
+            log.info("scheduler: %(renewed)d renewed from the wallet, %(expired)d expired, "
+                     "%(reminded)d reminded", total)
         return total
 
     async def run_forever(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
+        try:
+            while not stop.is_set():
+                try:
+                    await self.run_once()
+                except Exception:  # a bad round is logged; the next round tries again
+                    log.exception("scheduler round failed")
+                try:
+                    await asyncio.wait_for(stop.wait(), self.interval_s)
+                except asyncio.TimeoutError:
+                    pass
+        finally:
             try:
-                await self.run_once()
-            except Exception:  # a bad round is logged; the next round tries again
-                log.exception("scheduler round failed")
-            try:
-                await asyncio.wait_for(stop.wait(), self.interval_s)
-            except asyncio.TimeoutError:
-                pass
+                await self.step_down()
+            except Exception:
+                log.exception("scheduler: could not let go of the lease (it runs out by itself)")
+
+
+__all__ = ["LEASE_NAME", "Scheduler"]

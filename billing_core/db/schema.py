@@ -113,6 +113,7 @@ subscribers = Table(
     Column("wallet_account_id", Id, ForeignKey("accounts.id"), nullable=False, unique=True),
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
+    Column("last_refresh_at", BigInteger, nullable=True),  # decoder refresh rate limit (tv_notify)
     CheckConstraint("status IN ('new', 'active', 'expired', 'suspended')", name="status"),
     Index(None, "msisdn"),
     Index(None, "status", "expires_at"),
@@ -148,6 +149,8 @@ outbox = Table(
     Column("last_error", String(500), nullable=False, server_default=""),
     Column("created_at", BigInteger, nullable=False),
     Column("delivered_at", BigInteger, nullable=True),
+    Column("claimed_by", String(96), nullable=True),  # the dispatcher delivering it until lease_until
+    Column("lease_until", BigInteger, nullable=True),
     CheckConstraint("status IN ('pending', 'delivered', 'dead')", name="status"),
     Index(None, "status", "id"),
     Index(None, "card", "id"),
@@ -206,3 +209,6 @@ payment_requests = Table(
     CheckConstraint("status IN ('pending', 'successful', 'failed')", name="status"),
     Index(None, "status", "next_poll_at"),
 )
+
+from billing_core.db import schema_cards  # noqa: E402,F401
+from billing_core.db import schema_notify  # noqa: E402,F401

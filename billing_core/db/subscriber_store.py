@@ -256,3 +256,231 @@ def due_for_expiry(conn: Connection, now: int, limit: int) -> list[str]:
 
 def _with(sub: SubscriberRow, **changes) -> SubscriberRow:
     return replace(sub, **changes)
+
+
+# ---- expiry sweep, reminders, free days, refresh (tv_notify) ------------------------------------
+# Added for the scheduler and the operators' notices; the functions above are unchanged.
+
+def _covers_price():
+    """SQL: the wallet (slot 0, credit-normal) holds at least the package's price."""
+    from sqlalchemy import and_
+
+    return and_(packages.c.id.is_not(None), -account_balances.c.balance >= packages.c.tvu)
+
+
+def sweep_expiry_batch(conn: Connection, now: int, grace_s: int, limit: int,
+                       after: int | None = None) -> dict[str, int]:
+    """One batch of the expiry sweep: renew from a covering wallet at expiry, expire the
+    rest ``grace_s`` after it. Returns ``{"seen", "renewed", "expired", "last"}``.
+
+    Subscriptions are taken in order of expiry, from ``after`` on (the ``last``
+    expiry of the previous batch: each batch then starts where the last one ended,
+    rather than walking again over the index entries the sweep has just left behind).
+    The rows are locked as they are read; on PostgreSQL ``SKIP LOCKED`` passes over a
+    subscription that a request (or another sweep) holds, so the sweep never waits on
+    the gateway's requests; the next round picks it up. Expiries and renewals are
+    written a batch at a time (:func:`_expire_many`, :func:`_renew_many`).
+    """
+    from sqlalchemy import or_
+
+    from billing_core.reminders import expiry_decision
+    from billing_core.renewal import AtExpiry
+
+    query = _select_subscribers().where(subscribers.c.status == Status.ACTIVE.value,
+                                        subscribers.c.expires_at <= now,
+                                        or_(subscribers.c.expires_at <= now - grace_s, _covers_price()))
+    if after is not None:
+        query = query.where(subscribers.c.expires_at >= after)
+    rows = conn.execute(query.order_by(subscribers.c.expires_at).limit(limit)
+                        .with_for_update(of=[subscribers, account_balances], skip_locked=True)).all()
+    renewing, expiring = [], []
+    for r in rows:
+        sub = _row(r)
+        decision = expiry_decision(sub.subscription(), now, grace_s)
+        if decision is AtExpiry.RENEW and sub.package is not None:
+            renewing.append(sub)
+        elif decision is not AtExpiry.WAIT:
+            expiring.append(sub)
+    if renewing:
+        _renew_many(conn, renewing, now)
+    if expiring:
+        _expire_many(conn, expiring, now)
+    return {"seen": len(rows), "renewed": len(renewing), "expired": len(expiring),
+            "last": rows[-1].expires_at if rows else after}
+
+
+def _known_wallet(conn: Connection, sub: SubscriberRow) -> None:
+    """Tell the ledger's account cache the wallet's id, read with the subscriber: a sweep meets
+    each wallet once, and looking each up again would cost three round trips per renewal."""
+    if ledger_store._cache.get(conn, ledger.wallet_account(sub.card), ledger.TVU) is None:
+        ledger_store._cache.put(conn, ledger.wallet_account(sub.card), ledger.TVU,
+                                ledger_store.AccountRef(sub.wallet_account_id, 1))
+
+
+def _renew_many(conn: Connection, subs: list[SubscriberRow], now: int) -> None:
+    """:func:`renew_locked` (reason ``expiry``) for many locked subscribers: the same ledger entry,
+    period, renewal row and events each, with the status and renewal rows written in one
+    batch each rather than one round trip each. Keep the two in step."""
+    statuses, periods, notices = [], [], []
+    for sub in subs:
+        pkg = sub.package
+        next_period = period(sub.subscription(), now)
+        entry_id = None
+        if pkg.tvu:
+            _known_wallet(conn, sub)
+            entry_id = ledger_store.post(conn, ledger.package_sale(sub.card, pkg.tvu, f"renewal:{sub.card}"), now)
+        statuses.append({"sid": sub.id, "status": Status.ACTIVE.value, "expires_at": next_period.ends_at,
+                         "updated_at": now})
+        periods.append({"subscriber_id": sub.id, "package_id": pkg.id, "starts_at": next_period.starts_at,
+                        "ends_at": next_period.ends_at, "tvu": pkg.tvu, "reason": "expiry", "entry_id": entry_id,
+                        "created_at": now})
+        text = notice("renewed", sub.lang, package=pkg.name, date=day(next_period.ends_at),
+                      wallet=sub.wallet_tvu - pkg.tvu, card=sub.card)
+        notices += [events.grant(sub.card, pkg.products, next_period.ends_at, sub.lang),
+                    events.osd(sub.card, text, sub.lang),
+                    events.sms(sub.card, sub.msisdn, text, sub.lang)]
+    _SET_STATUS.many(conn, statuses)
+    _INSERT_RENEWAL.many(conn, periods)
+    outbox_store.enqueue(conn, notices, now)
+
+
+def _expire_many(conn: Connection, subs: list[SubscriberRow], now: int) -> None:
+    """:func:`expire_locked` for many locked subscribers: one UPDATE, their events batched."""
+    conn.execute(update(subscribers).where(subscribers.c.id.in_([s.id for s in subs]))
+                 .values(status=Status.EXPIRED.value, updated_at=now))
+    notices = []
+    for sub in subs:
+        pkg = sub.package
+        text = notice("expired", sub.lang, package=pkg.name if pkg else "-", card=sub.card,
+                      price=pkg.tvu if pkg else 0)
+        notices += [events.revoke(sub.card, pkg.products if pkg else (), sub.lang),
+                    events.osd(sub.card, text, sub.lang),
+                    events.sms(sub.card, sub.msisdn, text, sub.lang)]
+    outbox_store.enqueue(conn, notices, now)
+
+
+def send_reminders_batch(conn: Connection, now: int, days: int, after_s: int, until_s: int,
+                         limit: int, after: int | None = None) -> dict[str, int]:
+    """Reminders of ``days`` to active subscriptions expiring in ``(now + after_s, now + until_s]``
+    that have not had it for this expiry, in order of expiry from ``after`` on (the
+    previous batch's ``last``). Returns ``{"seen", "sent", "last"}``.
+
+    Once each: the ``reminders`` row (unique per subscriber, expiry and days) is
+    inserted first and the notices are written only when it was new, so two
+    schedulers racing send one reminder.
+    """
+    from sqlalchemy import exists
+
+    from billing_core.db.dialect import insert_ignore
+    from billing_core.db.schema_notify import reminders
+
+    already = exists().where(reminders.c.subscriber_id == subscribers.c.id,
+                             reminders.c.expires_at == subscribers.c.expires_at, reminders.c.days == days)
+    query = _select_subscribers().where(subscribers.c.status == Status.ACTIVE.value,
+                                        subscribers.c.expires_at > now + after_s,
+                                        subscribers.c.expires_at <= now + until_s, ~already)
+    if after is not None:
+        query = query.where(subscribers.c.expires_at >= after)
+    rows = conn.execute(query.order_by(subscribers.c.expires_at).limit(limit)).all()
+    if not rows:
+        return {"seen": 0, "sent": 0, "last": after}
+    subs = [_row(r) for r in rows]
+    marked = set(conn.execute(
+        insert_ignore(conn, reminders, "subscriber_id", "expires_at", "days").returning(reminders.c.subscriber_id),
+        [{"subscriber_id": sub.id, "expires_at": sub.expires_at, "days": days, "sent_at": now} for sub in subs],
+    ).scalars())
+    notices = []
+    for sub in subs:
+        if sub.id in marked:  # inserted by this transaction: its reminder is ours to send
+            text = _reminder_text(sub)
+            notices += [events.osd(sub.card, text, sub.lang), events.sms(sub.card, sub.msisdn, text, sub.lang)]
+    outbox_store.enqueue(conn, notices, now)
+    return {"seen": len(rows), "sent": len(marked), "last": rows[-1].expires_at}
+
+
+def _reminder_text(sub: SubscriberRow) -> str:
+    pkg = sub.package
+    renews = pkg is not None and pkg.tvu > 0 and can_renew(sub.subscription())
+    return notice("reminder_renews" if renews else "reminder", sub.lang, package=pkg.name if pkg else "-",
+                  card=sub.card, date=day(sub.expires_at), wallet=sub.wallet_tvu, price=pkg.tvu if pkg else 0)
+
+
+@dataclass(frozen=True, slots=True)
+class DayGrant:
+    id: int
+    subscriber: SubscriberRow
+    days: int
+    reason: str
+    created_by: str
+    expires_before: int | None
+    created_at: int
+
+
+def grant_days(conn: Connection, card: str, days: int, reason: str, created_by: str, now: int) -> DayGrant:
+    """Free TV days: extend a running period or start one now; recorded and notified; the wallet untouched."""
+    from billing_core.db.schema_notify import day_grants
+    from billing_core.reminders import can_grant, granted_until
+
+    sub = lock_subscriber(conn, card)
+    pkg = sub.package
+    if pkg is None:
+        raise UnknownPackage(f"card {card} has no package to grant days of")
+    if not can_grant(sub.subscription()):
+        raise SubscriberBlocked(f"card {card} is suspended")
+    until = granted_until(sub.subscription(), now, days)
+    _SET_STATUS.execute(conn, {"sid": sub.id, "status": Status.ACTIVE.value, "expires_at": until, "updated_at": now})
+    grant_id = conn.execute(day_grants.insert().values(
+        subscriber_id=sub.id, days=days, reason=reason, created_by=created_by, expires_before=sub.expires_at,
+        expires_after=until, created_at=now).returning(day_grants.c.id)).scalar_one()
+    text = notice("granted", sub.lang, days=days, card=sub.card, package=pkg.name, date=day(until))
+    outbox_store.enqueue(conn, [
+        events.grant(sub.card, pkg.products, until, sub.lang),
+        events.osd(sub.card, text, sub.lang),
+        events.sms(sub.card, sub.msisdn, text, sub.lang),
+    ], now)
+    granted = _with(sub, status=Status.ACTIVE, expires_at=until)
+    return DayGrant(grant_id, granted, days, reason, created_by, sub.expires_at, now)
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshOutcome:
+    """``sent``, or why not: ``not_active`` / ``too_soon`` (then ``retry_after_s``)."""
+
+    status: str
+    subscriber: SubscriberRow | None = None
+    retry_after_s: int = 0
+
+
+def refresh_entitlement(conn: Connection, card: str, now: int, min_interval_s: int) -> RefreshOutcome:
+    """Re-send the current entitlement (and an on-screen notice) of an active card.
+
+    The rate limit is one conditional UPDATE of ``last_refresh_at``: whichever
+    process gets there first sends; the others find it too soon.
+    """
+    from sqlalchemy import or_
+
+    taken = conn.execute(
+        update(subscribers)
+        .where(subscribers.c.card == card, subscribers.c.status == Status.ACTIVE.value,
+               subscribers.c.expires_at > now,
+               or_(subscribers.c.last_refresh_at.is_(None), subscribers.c.last_refresh_at <= now - min_interval_s))
+        .values(last_refresh_at=now)).rowcount
+    if taken != 1:
+        return _refused(conn, card, now, min_interval_s)
+    sub = lock_subscriber(conn, card)
+    pkg = sub.package
+    products = pkg.products if pkg else ()
+    text = notice("refreshed", sub.lang, card=sub.card, package=pkg.name if pkg else "-", date=day(sub.expires_at))
+    outbox_store.enqueue(conn, [events.grant(sub.card, products, sub.expires_at, sub.lang),
+                                events.osd(sub.card, text, sub.lang)], now)
+    return RefreshOutcome("sent", sub)
+
+
+def _refused(conn: Connection, card: str, now: int, min_interval_s: int) -> RefreshOutcome:
+    row = conn.execute(select(subscribers.c.status, subscribers.c.expires_at, subscribers.c.last_refresh_at)
+                       .where(subscribers.c.card == card)).one_or_none()
+    if row is None:
+        raise UnknownCard(f"no subscriber with card {card}")
+    if row.status != Status.ACTIVE.value or row.expires_at is None or row.expires_at <= now:
+        return RefreshOutcome("not_active")
+    return RefreshOutcome("too_soon", retry_after_s=max(1, (row.last_refresh_at or now) + min_interval_s - now))

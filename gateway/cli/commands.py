@@ -124,6 +124,7 @@ def register_subscriber(verbs, common) -> None:
     imp = actions.add_parser("import", parents=[common], help="import subscribers from CSV, all or nothing")
     imp.add_argument("file", type=Path, metavar="FILE.csv")
     imp.set_defaults(run=_subscriber_import)
+    events.register_grant_days(actions, common)
 
 
 async def _subscriber_add(settings: Settings, args) -> int:
@@ -216,6 +217,7 @@ def register_report(verbs, common) -> None:
     held.add_argument("--from", dest="date_from", help="received on or after (ISO date)")
     held.add_argument("--to", dest="date_to", help="received before (ISO date)")
     held.set_defaults(run=_report_suspense)
+    cards.register_report_cards(kinds, common)
 
 
 def _period(args) -> tuple[int | None, int | None]:

@@ -15,6 +15,8 @@ from billing_core.phones import mask
 from config.settings import load_settings
 from tv_notify import events
 from tv_notify.adapters.base import DeliveryError
+from tv_notify.adapters.ministra import MinistraAdapter
+from tv_notify.adapters.webhook import WebhookAdapter
 from tv_notify.dispatcher import Dispatcher
 
 CARD_A, CARD_B = "10000001", "20000002"
@@ -281,13 +283,25 @@ async def test_log_adapter_from_settings_masks_phone_numbers(billing, caplog):
 
 
 @pytest.mark.parametrize(("overrides", "key"), [
-    ({"tv.adapter": "webhook", "tv.url": "https://tv.example/hook", "tv.secret": "s"}, "tv.adapter"),
     ({"sms.provider": "smpp", "smpp.system_id": "tvtopup"}, "sms.provider"),
 ])
 def test_from_settings_names_an_adapter_that_is_not_there_yet(overrides, key):
     settings = load_settings(environ={}).replace(**overrides)
     with pytest.raises(ValueError, match=key):
         Dispatcher.from_settings(settings, None, lambda: 0)
+
+
+@pytest.mark.parametrize(("overrides", "adapter"), [
+    ({"tv.adapter": "webhook", "tv.url": "https://tv.example/hook", "tv.secret": "s"}, WebhookAdapter),
+    ({"tv.adapter": "ministra", "tv.url": "https://tv.example/stalker_portal/api/", "tv.username": "u",
+      "tv.secret": "p"}, MinistraAdapter),
+])
+def test_from_settings_routes_tv_events_to_the_configured_adapter(overrides, adapter):
+    settings = load_settings(environ={}).replace(**overrides)
+    d = Dispatcher.from_settings(settings, None, lambda: 0)
+    tv = {type(a) for kind, a in d._adapters.items() if kind != events.SMS}
+    assert tv == {adapter}
+    assert type(d._adapters[events.SMS]).__name__ == "LogAdapter"
 
 
 async def test_close_closes_each_adapter_once(billing):

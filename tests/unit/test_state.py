@@ -1,0 +1,97 @@
+"""In-process state and lockouts on it, with a clock moved by hand (``clock``: conftest's FakeClock)."""
+from __future__ import annotations
+
+from config.settings import load_settings
+from gateway.state import MemoryState, RedisState, StateLockouts, lockouts_from_settings, open_state
+
+
+async def test_counters_live_for_a_fixed_window_from_the_first_event(clock) -> None:
+    state = MemoryState(clock=clock)
+    assert [await state.incr("c", 60) for _ in range(3)] == [1, 2, 3]
+    clock.advance(59)
+    assert await state.incr("c", 60) == 4 and await state.ttl("c") == 1  # later events keep the deadline
+    clock.advance(1)
+    assert await state.get("c") is None and await state.ttl("c") is None
+    assert await state.incr("c", 60) == 1
+
+
+async def test_set_if_absent_with_a_ttl(clock) -> None:
+    state = MemoryState(clock=clock)
+    assert await state.set_nx("k", "a", 10)
+    assert not await state.set_nx("k", "b", 10) and await state.get("k") == "a"
+    clock.advance(10)
+    assert await state.set_nx("k", "c", 10) and await state.get("k") == "c"
+    await state.set("k", "d", 5)
+    assert await state.get("k") == "d" and await state.ttl("k") == 5
+    assert await state.delete("k", "nope") == 1 and await state.get("k") is None
+
+
+async def test_the_store_is_bounded_and_drops_expired_keys_first(clock) -> None:
+    state = MemoryState(clock=clock, max_keys=100)
+    for i in range(50):
+        await state.set(f"short:{i}", "x", 1)
+    for i in range(50):
+        await state.set(f"long:{i}", "x", 1000)
+    clock.advance(2)
+    for i in range(50):
+        await state.set(f"new:{i}", "x", 1000)
+    assert len(state) == 100
+    assert len(await state.scan("long:", 1000)) == 50  # the expired ones made room
+    for i in range(500):
+        await state.set(f"flood:{i}", "x", 1000)
+    assert len(state) == 100
+
+
+def lockouts_on(clock, failures: int = 3) -> StateLockouts:
+    return StateLockouts(MemoryState(clock=clock), failures=failures, window_s=600, lockout_s=3600, clock=clock)
+
+
+async def test_a_key_is_locked_after_n_failures_and_unlocks_by_itself(clock) -> None:
+    lockouts = lockouts_on(clock)
+    assert [await lockouts.failure("msisdn:+254712345678") for _ in range(2)] == [1, 2]
+    assert not await lockouts.locked("msisdn:+254712345678")
+    assert await lockouts.failure("msisdn:+254712345678") == 3
+    assert await lockouts.locked("msisdn:+254712345678")
+    assert not await lockouts.locked("msisdn:+254700000000")  # other phones are not concerned
+    [lock] = await lockouts.list()
+    assert (lock.key, lock.locked_at, lock.remaining_s) == ("msisdn:+254712345678", clock.now, 3600)
+    clock.advance(3599)
+    assert await lockouts.locked("msisdn:+254712345678")
+    clock.advance(1)
+    assert not await lockouts.locked("msisdn:+254712345678") and await lockouts.list() == []
+    assert await lockouts.failure("msisdn:+254712345678") == 1  # a fresh set of tries
+
+
+async def test_failures_outside_the_window_do_not_add_up(clock) -> None:
+    lockouts = lockouts_on(clock)
+    await lockouts.failure("card:12345678")
+    await lockouts.failure("card:12345678")
+    clock.advance(600)
+    assert await lockouts.failure("card:12345678") == 1
+    assert not await lockouts.locked("card:12345678")
+
+
+async def test_an_operator_lifts_a_lockout(clock) -> None:
+    lockouts = lockouts_on(clock, failures=1)
+    await lockouts.failure("msisdn:+254712345678")
+    assert await lockouts.clear("msisdn:+254712345678")
+    assert not await lockouts.locked("msisdn:+254712345678")
+    assert not await lockouts.clear("msisdn:+254712345678")
+
+
+async def test_tally_counts_across_keys_in_its_window(clock) -> None:
+    lockouts = lockouts_on(clock)
+    assert [await lockouts.tally("pin_failures", 60) for _ in range(3)] == [1, 2, 3]
+    clock.advance(60)
+    assert await lockouts.tally("pin_failures", 60) == 1
+
+
+async def test_factory_chooses_the_store_from_settings(clock) -> None:
+    plain = load_settings(environ={})
+    state = open_state(plain, clock=clock)
+    assert isinstance(state, MemoryState)
+    lockouts = lockouts_from_settings(plain, state, clock=clock)
+    assert (lockouts.failures_max, lockouts.window_s, lockouts.lockout_s) == (5, 3600, 3600)
+    shared = open_state(plain.replace(**{"redis.url": "redis://127.0.0.1:6379/0", "redis.key_prefix": "p:"}))
+    assert isinstance(shared, RedisState)
+    await shared.close()
