@@ -6,6 +6,7 @@ named database, dropped afterwards.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from pathlib import Path
@@ -55,6 +56,16 @@ async def drop_pg_database(url: str) -> None:
         await conn.close()
 
 
+@contextlib.asynccontextmanager
+async def migrated_pg_database():
+    url = await create_pg_database()
+    try:
+        await upgrade(url)
+        yield url
+    finally:
+        await drop_pg_database(url)
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def db_url(request, tmp_path):
     """A migrated, empty database URL, once per backend."""
@@ -63,12 +74,15 @@ async def db_url(request, tmp_path):
         await upgrade(url)
         yield url
         return
-    url = await create_pg_database()
-    try:
-        await upgrade(url)
+    async with migrated_pg_database() as url:
         yield url
-    finally:
-        await drop_pg_database(url)
+
+
+@pytest.fixture
+async def pg_url():
+    """A migrated, empty PostgreSQL database URL (tests of what only PostgreSQL does)."""
+    async with migrated_pg_database() as url:
+        yield url
 
 
 @pytest.fixture

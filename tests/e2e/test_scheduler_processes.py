@@ -13,14 +13,11 @@ import sys
 import time
 
 import asyncpg
-import pytest
 
 from billing_core import ledger, subscriptions
 from billing_core.context import Billing
 from billing_core.db.database import open_database
-from billing_core.db.migrate import upgrade
 from billing_core.money import Rates
-from tests.conftest import create_pg_database, drop_pg_database
 from tests.peers.fake_tv import FakeTv
 
 SECRET = "two-process-secret"
@@ -34,18 +31,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-async def pg_url():
-    url = await create_pg_database()
-    try:
-        yield url
-    finally:
-        await drop_pg_database(url)
-
-
 async def seed(url: str) -> None:
     """20 subscriptions that ran out a day ago; every other one's wallet pays the next period."""
-    await upgrade(url)
     db = open_database(url)
     billing = Billing(db=db, rates=Rates({"KES": 100}), clock=lambda: int(time.time()) - (DAYS + 1) * 86_400)
     try:

@@ -8,17 +8,15 @@ from __future__ import annotations
 import asyncio
 
 import asyncpg
-import pytest
 from sqlalchemy import select, update
 
 from billing_core.context import Billing
 from billing_core.db import outbox_store
 from billing_core.db.database import open_database
-from billing_core.db.migrate import upgrade
 from billing_core.db.schema import outbox
 from billing_core.money import Rates
 from config.settings import load_settings
-from tests.conftest import FakeClock, create_pg_database, drop_pg_database
+from tests.conftest import FakeClock
 from tests.peers.fake_tv import FakeTv
 from tv_notify import events
 from tv_notify.dispatcher import Dispatcher
@@ -129,14 +127,6 @@ async def test_at_start_retries_are_brought_forward(billing, clock):
 
 # ------------------------------------------------------------------ two dispatchers, PostgreSQL
 
-@pytest.fixture
-async def pg_url():
-    url = await create_pg_database()
-    try:
-        await upgrade(url)
-        yield url
-    finally:
-        await drop_pg_database(url)
 
 
 async def test_a_claim_passes_over_a_card_whose_earlier_event_another_claim_holds(pg_url):

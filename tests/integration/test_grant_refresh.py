@@ -10,13 +10,11 @@ from billing_core import grants, ledger, notifications, subscriptions
 from billing_core.context import Billing
 from billing_core.db import outbox_store
 from billing_core.db.database import open_database
-from billing_core.db.migrate import upgrade
 from billing_core.db.schema import journal_entries, subscribers
 from billing_core.db.schema_notify import day_grants
 from billing_core.errors import InvalidInput, SubscriberBlocked, UnknownCard, UnknownPackage
 from billing_core.money import Rates
 from billing_core.renewal import DAY_S, iso
-from tests.conftest import create_pg_database, drop_pg_database
 from tv_notify import events
 
 CARD = "10000001"
@@ -129,14 +127,6 @@ async def test_refresh_refuses_a_card_that_is_not_active(billing, clock):
         await notifications.refresh_entitlement(billing, "19999999")
 
 
-@pytest.fixture
-async def pg_url():
-    url = await create_pg_database()
-    try:
-        await upgrade(url)
-        yield url
-    finally:
-        await drop_pg_database(url)
 
 
 async def test_the_refresh_limit_holds_across_processes(pg_url, clock):

@@ -20,8 +20,6 @@ from billing_core.db.schema import renewals
 from billing_core.db.schema_notify import reminders
 from billing_core.renewal import DAY_S
 from config.settings import load_settings
-from billing_core.db.migrate import upgrade
-from tests.conftest import create_pg_database, drop_pg_database
 from tv_notify import events
 from tv_notify.scheduler import Scheduler
 
@@ -182,14 +180,6 @@ async def seed_many(billing, n: int) -> tuple[list[str], int]:
     return first, expires_at
 
 
-@pytest.fixture
-async def pg_url():
-    url = await create_pg_database()
-    try:
-        await upgrade(url)
-        yield url
-    finally:
-        await drop_pg_database(url)
 
 
 async def test_two_schedulers_working_at_once_renew_expire_and_remind_exactly_once(pg_url, clock):
