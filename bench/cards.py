@@ -44,28 +44,11 @@ from billing_core.db.schema_cards import cards as cards_table  # noqa: E402
 from billing_core.money import Money, Rates  # noqa: E402
 from billing_core.pins import PinKey, PinPolicy  # noqa: E402
 from gateway.state import MemoryState, StateLockouts  # noqa: E402
+import pgdb  # noqa: E402  (bench/ is on the path when run as a script)
 
-PG_ADMIN = os.environ.get("TVTOPUP_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 PIN_KEY = "bench-pin-key-0123456789abcdef"
 SUBSCRIBERS = 1_000
 
-
-async def pg_create() -> str:
-    import asyncpg
-
-    name = f"tvtopup_cards_bench_{os.getpid()}_{int(time.time())}"
-    conn = await asyncpg.connect(PG_ADMIN)
-    await conn.execute(f'CREATE DATABASE "{name}"')
-    await conn.close()
-    return PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1) + "/" + name
-
-
-async def pg_drop(url: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(PG_ADMIN)
-    await conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
-    await conn.close()
 
 
 # ``tvtopup`` in the child, which then reports its own peak RSS. The child's getrusage (or
@@ -182,7 +165,7 @@ async def redeem_vs_pay(url: str, n: int, concurrency: int) -> dict:
 
 
 async def run_backend(name: str, args, workdir: Path) -> dict:
-    url = f"sqlite+aiosqlite:///{workdir / 'cards.db'}" if name == "sqlite" else await pg_create()
+    url = f"sqlite+aiosqlite:///{workdir / 'cards.db'}" if name == "sqlite" else pgdb.sqlalchemy_url(await pgdb.create("cards"))
     try:
         await upgrade(url)
         result = {"backend": name, "generate": []}
@@ -196,7 +179,7 @@ async def run_backend(name: str, args, workdir: Path) -> dict:
         return result
     finally:
         if name == "postgresql":
-            await pg_drop(url)
+            await pgdb.drop(url)
 
 
 def main() -> int:

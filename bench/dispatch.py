@@ -17,7 +17,6 @@ import asyncio
 import hashlib
 import hmac
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -27,8 +26,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import pgdb  # noqa: E402  (bench/ is on the path when run as a script)
+
 SECRET = "bench-secret"
-PG_ADMIN = os.environ.get("TVTOPUP_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 def receiver(port: int, delay_ms: float) -> None:
@@ -98,18 +98,11 @@ async def database(kind: str) -> tuple[str, object]:
         url = f"sqlite+aiosqlite:///{tmp.name}/bench.db"
         await upgrade(url)
         return url, tmp.cleanup
-    import asyncpg
-
-    name = f"tvtopup_bench_dispatch_{os.getpid()}_{int(time.time())}"
-    admin = await asyncpg.connect(PG_ADMIN)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    url = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1) + "/" + name
+    dsn = await pgdb.create("dispatch")
+    url = pgdb.sqlalchemy_url(dsn)
 
     async def drop() -> None:
-        conn = await asyncpg.connect(PG_ADMIN)
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.close()
+        await pgdb.drop(dsn)
 
     await upgrade(url)
     return url, drop

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
 import statistics
 import sys
@@ -37,29 +36,11 @@ from billing_core.db.migrate import upgrade  # noqa: E402
 from billing_core.db.schema import outbox, renewals, subscribers  # noqa: E402
 from billing_core.money import Rates  # noqa: E402
 from billing_core.notifications import sweep_expiry  # noqa: E402
+import pgdb  # noqa: E402  (bench/ is on the path when run as a script)
 
-PG_ADMIN = os.environ.get("TVTOPUP_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 PRICE = 150
 NOW = 1_900_000_000
 CARD0 = 100_000_000
-
-
-async def pg_create() -> str:
-    import asyncpg
-
-    name = f"tvtopup_bench_expiry_{os.getpid()}_{int(time.time())}"
-    conn = await asyncpg.connect(PG_ADMIN)
-    await conn.execute(f'CREATE DATABASE "{name}"')
-    await conn.close()
-    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name
-
-
-async def pg_drop(dsn: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(PG_ADMIN)
-    await conn.execute(f'DROP DATABASE IF EXISTS "{dsn.rsplit("/", 1)[1]}" WITH (FORCE)')
-    await conn.close()
 
 
 async def seed(dsn: str, n: int, due: float, covered: float) -> None:
@@ -138,8 +119,8 @@ async def main() -> None:
     ap.add_argument("--keep", action="store_true", help="keep the database")
     args = ap.parse_args()
 
-    dsn = await pg_create()
-    url = dsn.replace("postgresql://", "postgresql+asyncpg://", 1)
+    dsn = await pgdb.create("expiry")
+    url = pgdb.sqlalchemy_url(dsn)
     try:
         await upgrade(url)
         started = time.perf_counter()
@@ -160,7 +141,7 @@ async def main() -> None:
         await gateway.db.close()
     finally:
         if not args.keep:
-            await pg_drop(dsn)
+            await pgdb.drop(dsn)
 
     handled = done["renewed"] + done["expired"]
     lat = sorted(latencies)

@@ -32,8 +32,8 @@ from billing_core.db import ledger_store, subscriber_store  # noqa: E402
 from billing_core.db.database import open_database  # noqa: E402
 from billing_core.db.migrate import upgrade  # noqa: E402
 from billing_core.db.schema import payments  # noqa: E402
+import pgdb  # noqa: E402  (bench/ is on the path when run as a script)
 
-PG_ADMIN = os.environ.get("TVTOPUP_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 def free_port() -> int:
@@ -83,24 +83,6 @@ async def verify(url: str) -> dict:
     out = await db.read(tx)
     await db.close()
     return out
-
-
-async def pg_create() -> str:
-    import asyncpg
-
-    name = f"tvtopup_bench_{os.getpid()}_{int(time.time())}"
-    conn = await asyncpg.connect(PG_ADMIN)
-    await conn.execute(f'CREATE DATABASE "{name}"')
-    await conn.close()
-    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name
-
-
-async def pg_drop(dsn: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(PG_ADMIN)
-    await conn.execute(f'DROP DATABASE IF EXISTS "{dsn.rsplit("/", 1)[1]}" WITH (FORCE)')
-    await conn.close()
 
 
 def wrk(port: int, duration: int, connections: int, run: str, cards: int) -> dict:
@@ -180,18 +162,18 @@ def run_all(args) -> list[dict]:
             results.append(scenario("tvtopup C2B, SQLite, 1 process", [py, "-m", "gateway", "serve", "--port",
                                     str(port)], gateway_env(url), port, args, url))
         if "raw-postgresql" in want:
-            dsn = asyncio.run(pg_create())
+            dsn = asyncio.run(pgdb.create("c2b"))
             try:
                 port = free_port()
                 results.append(scenario("raw asyncpg, 1 tx/request", [py, str(ROOT / "bench/ceilings.py"),
                                         "postgresql", str(port), dsn], dict(os.environ), port, args, None))
             finally:
-                asyncio.run(pg_drop(dsn))
+                asyncio.run(pgdb.drop(dsn))
         for workers in (1, 2):
             if f"gateway-postgresql-{workers}" not in want:
                 continue
-            dsn = asyncio.run(pg_create())
-            url = dsn.replace("postgresql://", "postgresql+asyncpg://", 1)
+            dsn = asyncio.run(pgdb.create("c2b"))
+            url = pgdb.sqlalchemy_url(dsn)
             try:
                 asyncio.run(seed(url, args.cards))
                 port = free_port()
@@ -199,7 +181,7 @@ def run_all(args) -> list[dict]:
                                         [py, "-m", "gateway", "serve", "--port", str(port), "--workers",
                                          str(workers)], gateway_env(url), port, args, url))
             finally:
-                asyncio.run(pg_drop(dsn))
+                asyncio.run(pgdb.drop(dsn))
     return results
 
 
