@@ -13,7 +13,7 @@ from billing_core.context import Billing
 from billing_core.db import subscriber_store as store
 from billing_core.db.subscriber_store import Package, SubscriberRow
 from billing_core.errors import InvalidInput, InvalidMsisdn, UnknownCard
-from billing_core.renewal import AtExpiry, Status, at_expiry, iso
+from billing_core.renewal import Status, iso
 
 PACKAGE_CODE_MAX = 32
 
@@ -160,28 +160,5 @@ async def renew(billing: Billing, card: str, package: str | None = None) -> Subs
     return view(await billing.db.write(store.renew, card, now, package_code=code), now)
 
 
-async def expire_due(billing: Billing, limit: int = 100) -> dict[str, int]:
-    """At expiry: renew from the wallet when it covers the package, otherwise expire.
-
-    Returns how many were renewed and expired. One transaction per batch.
-    """
-    now = billing.now()
-
-    def tx(conn):
-        done = {"renewed": 0, "expired": 0}
-        for card in store.due_for_expiry(conn, now, limit):
-            sub = store.lock_subscriber(conn, card)
-            decision = at_expiry(sub.subscription(), now)
-            if decision is AtExpiry.RENEW:
-                store.renew_locked(conn, sub, now, reason="expiry")
-                done["renewed"] += 1
-            elif decision is AtExpiry.EXPIRE:
-                store.expire_locked(conn, sub, now)
-                done["expired"] += 1
-        return done
-
-    return await billing.db.write(tx)
-
-
 __all__ = ["SubscriberView", "Credited", "Status", "add_package", "list_packages", "add_subscriber",
-           "find_subscribers", "show_subscriber", "credit_tvu", "renew", "expire_due", "view"]
+           "find_subscribers", "show_subscriber", "credit_tvu", "renew", "view"]

@@ -223,35 +223,27 @@ def renew_locked(conn: Connection, sub: SubscriberRow, now: int, *, reason: str)
         "subscriber_id": sub.id, "package_id": pkg.id, "starts_at": next_period.starts_at,
         "ends_at": next_period.ends_at, "tvu": pkg.tvu, "reason": reason, "entry_id": entry_id, "created_at": now})
     renewed = _with(sub, status=Status.ACTIVE, expires_at=next_period.ends_at, wallet_tvu=sub.wallet_tvu - pkg.tvu)
-    text = notice("renewed", sub.lang, package=pkg.name, date=day(next_period.ends_at), wallet=renewed.wallet_tvu,
-                  card=sub.card)
-    outbox_store.enqueue(conn, [
-        events.grant(sub.card, pkg.products, next_period.ends_at, sub.lang),
-        events.osd(sub.card, text, sub.lang),
-        events.sms(sub.card, sub.msisdn, text, sub.lang),
-    ], now)
+    outbox_store.enqueue(conn, _renewed_events(renewed), now)
     return renewed
 
 
-def expire_locked(conn: Connection, sub: SubscriberRow, now: int) -> SubscriberRow:
-    """The period ran out and the wallet does not cover the package: revoke and notify."""
+def _renewed_events(sub: SubscriberRow) -> list[events.Event]:
+    """Grant, on-screen notice and SMS for ``sub`` as it stands after a renewal."""
     pkg = sub.package
-    _SET_STATUS.execute(conn, {"sid": sub.id, "status": Status.EXPIRED.value, "expires_at": sub.expires_at,
-                               "updated_at": now})
+    text = notice("renewed", sub.lang, package=pkg.name, date=day(sub.expires_at), wallet=sub.wallet_tvu,
+                  card=sub.card)
+    return [events.grant(sub.card, pkg.products, sub.expires_at, sub.lang),
+            events.osd(sub.card, text, sub.lang),
+            events.sms(sub.card, sub.msisdn, text, sub.lang)]
+
+
+def _expired_events(sub: SubscriberRow) -> list[events.Event]:
+    """Revoke, on-screen notice and SMS for a subscription that ran out."""
+    pkg = sub.package
     text = notice("expired", sub.lang, package=pkg.name if pkg else "-", card=sub.card, price=pkg.tvu if pkg else 0)
-    outbox_store.enqueue(conn, [
-        events.revoke(sub.card, pkg.products if pkg else (), sub.lang),
-        events.osd(sub.card, text, sub.lang),
-        events.sms(sub.card, sub.msisdn, text, sub.lang),
-    ], now)
-    return _with(sub, status=Status.EXPIRED)
-
-
-def due_for_expiry(conn: Connection, now: int, limit: int) -> list[str]:
-    rows = conn.execute(select(subscribers.c.card)
-                        .where(subscribers.c.status == Status.ACTIVE.value, subscribers.c.expires_at <= now)
-                        .order_by(subscribers.c.expires_at).limit(limit)).all()
-    return [r.card for r in rows]
+    return [events.revoke(sub.card, pkg.products if pkg else (), sub.lang),
+            events.osd(sub.card, text, sub.lang),
+            events.sms(sub.card, sub.msisdn, text, sub.lang)]
 
 
 def _with(sub: SubscriberRow, **changes) -> SubscriberRow:
@@ -334,29 +326,17 @@ def _renew_many(conn: Connection, subs: list[SubscriberRow], now: int) -> None:
         periods.append({"subscriber_id": sub.id, "package_id": pkg.id, "starts_at": next_period.starts_at,
                         "ends_at": next_period.ends_at, "tvu": pkg.tvu, "reason": "expiry", "entry_id": entry_id,
                         "created_at": now})
-        text = notice("renewed", sub.lang, package=pkg.name, date=day(next_period.ends_at),
-                      wallet=sub.wallet_tvu - pkg.tvu, card=sub.card)
-        notices += [events.grant(sub.card, pkg.products, next_period.ends_at, sub.lang),
-                    events.osd(sub.card, text, sub.lang),
-                    events.sms(sub.card, sub.msisdn, text, sub.lang)]
+        notices += _renewed_events(_with(sub, expires_at=next_period.ends_at, wallet_tvu=sub.wallet_tvu - pkg.tvu))
     _SET_STATUS.many(conn, statuses)
     _INSERT_RENEWAL.many(conn, periods)
     outbox_store.enqueue(conn, notices, now)
 
 
 def _expire_many(conn: Connection, subs: list[SubscriberRow], now: int) -> None:
-    """:func:`expire_locked` for many locked subscribers: one UPDATE, their events batched."""
+    """Expire many locked subscribers: one UPDATE, their revokes and notices batched."""
     conn.execute(update(subscribers).where(subscribers.c.id.in_([s.id for s in subs]))
                  .values(status=Status.EXPIRED.value, updated_at=now))
-    notices = []
-    for sub in subs:
-        pkg = sub.package
-        text = notice("expired", sub.lang, package=pkg.name if pkg else "-", card=sub.card,
-                      price=pkg.tvu if pkg else 0)
-        notices += [events.revoke(sub.card, pkg.products if pkg else (), sub.lang),
-                    events.osd(sub.card, text, sub.lang),
-                    events.sms(sub.card, sub.msisdn, text, sub.lang)]
-    outbox_store.enqueue(conn, notices, now)
+    outbox_store.enqueue(conn, [event for sub in subs for event in _expired_events(sub)], now)
 
 
 def send_reminders_batch(conn: Connection, now: int, days: int, after_s: int, until_s: int,

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import func, select
 
+from billing_core import notifications
 from billing_core import ledger, subscriptions
 from billing_core.context import Billing
 from billing_core.db import ledger_store
@@ -139,7 +140,7 @@ class Walk:
             else:
                 sub.status = "expired"
                 done["expired"] += 1
-        assert await subscriptions.expire_due(self.billing) == done
+        assert await notifications.sweep_expiry(self.billing) == done
 
     async def reverse(self) -> None:
         if not self.credits:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from billing_core import notifications
 from billing_core import ledger, subscriptions
 from billing_core.db import outbox_store
 from config.settings import load_settings
@@ -50,7 +51,7 @@ async def test_grant_osd_and_revoke_become_account_updates_and_a_message(billing
     assert d.failed == 1 and fake.bad_auth == 0  # an ERROR reply is a failed delivery, retried
 
     clock.advance(31 * 86_400)
-    assert await subscriptions.expire_due(billing) == {"renewed": 0, "expired": 1}
+    assert await notifications.sweep_expiry(billing) == {"renewed": 0, "expired": 1}
     await drain(d, clock)
     assert fake.accounts[CARD]["status"] == "0"
     assert len(fake.messages) == 2 and "a expire" in fake.messages[1][1]

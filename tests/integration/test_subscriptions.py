@@ -6,6 +6,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
+from billing_core import notifications
 from billing_core import ledger, subscriptions
 from billing_core.context import Billing
 from billing_core.db import outbox_store
@@ -247,13 +248,13 @@ async def test_renew_refuses_an_unknown_card_or_package(billing: Billing) -> Non
     assert (await subscriptions.show_subscriber(billing, CARD)).wallet_tvu == PRICE
 
 
-# --------------------------------------------------------------------------- expire_due
+# --------------------------------------------------------------------------- expiry sweep
 
 async def test_expire_due_renews_from_a_covering_wallet(billing: Billing, clock) -> None:
     expires_at = await active_subscriber(billing)
     await credit(billing, PRICE + 1)
     clock.advance(PERIOD_S)
-    assert await subscriptions.expire_due(billing) == {"renewed": 1, "expired": 0}
+    assert await notifications.sweep_expiry(billing) == {"renewed": 1, "expired": 0}
     after = await subscriptions.show_subscriber(billing, CARD)
     assert (after.status, after.expires_at, after.wallet_tvu) == ("active", expires_at + PERIOD_S, 1)
     assert await event_kinds(billing) == [GRANT, OSD, SMS, SMS, GRANT, OSD, SMS]
@@ -263,19 +264,19 @@ async def test_expire_due_expires_when_the_wallet_falls_short(billing: Billing, 
     expires_at = await active_subscriber(billing)
     await credit(billing, PRICE - 1)
     clock.advance(PERIOD_S + 60)
-    assert await subscriptions.expire_due(billing) == {"renewed": 0, "expired": 1}
+    assert await notifications.sweep_expiry(billing) == {"renewed": 0, "expired": 1}
     after = await subscriptions.show_subscriber(billing, CARD)
     assert (after.status, after.expires_at, after.wallet_tvu) == ("expired", expires_at, PRICE - 1)
     assert await event_kinds(billing) == [GRANT, OSD, SMS, SMS, REVOKE, OSD, SMS]
     [revoke] = [e for e in await billing.db.read(outbox_store.for_card, CARD) if e.kind == REVOKE]
     assert revoke.payload["products"] == ["p1", "p2"]
-    assert await subscriptions.expire_due(billing) == {"renewed": 0, "expired": 0}
+    assert await notifications.sweep_expiry(billing) == {"renewed": 0, "expired": 0}
 
 
 async def test_expire_due_leaves_running_subscriptions_alone(billing: Billing, clock) -> None:
     expires_at = await active_subscriber(billing)
     clock.advance(PERIOD_S - 1)
-    assert await subscriptions.expire_due(billing) == {"renewed": 0, "expired": 0}
+    assert await notifications.sweep_expiry(billing) == {"renewed": 0, "expired": 0}
     after = await subscriptions.show_subscriber(billing, CARD)
     assert (after.status, after.expires_at) == ("active", expires_at)
 
