@@ -111,6 +111,20 @@ async def show_subscriber(billing: Billing, card: str) -> SubscriberView:
     return found[0]
 
 
+async def cards_of_phone(billing: Billing, msisdn: str) -> list[SubscriberView]:
+    """The subscribers registered to ``msisdn``, by card number (none: an empty list)."""
+    msisdn, now = billing.msisdn(msisdn), billing.now()
+    rows = await billing.db.read(store.find_subscribers, msisdn=msisdn)
+    return [view(r, now) for r in rows]
+
+
+async def set_language(billing: Billing, msisdn: str, lang: str, *, card: str | None = None) -> int:
+    """Choose the language of SMS, screens and notices for every card of ``msisdn`` (or one
+    of them); how many subscribers changed (0: the phone has no card)."""
+    msisdn, lang = billing.msisdn(msisdn), billing.lang(lang)
+    return await billing.db.write(store.set_lang, msisdn, lang, billing.now(), billing.card(card) if card else None)
+
+
 async def _find(billing: Billing, card: str | None, msisdn: str | None) -> list[SubscriberView]:
     now = billing.now()
 
@@ -161,4 +175,4 @@ async def renew(billing: Billing, card: str, package: str | None = None) -> Subs
 
 
 __all__ = ["SubscriberView", "Credited", "Status", "add_package", "list_packages", "add_subscriber",
-           "find_subscribers", "show_subscriber", "credit_tvu", "renew", "view"]
+           "find_subscribers", "show_subscriber", "cards_of_phone", "set_language", "credit_tvu", "renew", "view"]

@@ -335,13 +335,47 @@ class SchedulerSettings(_Section):
 
 
 @dataclass(frozen=True, repr=False)
+class UssdSettings(_Section):
+    section: ClassVar[str] = "ussd"
+    service_code: str
+    session_ttl_s: int
+    pay_provider: str
+    steps_per_minute: int
+    log_days: int
+
+    def __post_init__(self) -> None:
+        self._non_empty("service_code")
+        self._within("session_ttl_s", 30, 3600)
+        self._one_of("pay_provider", ("none", "mpesa", "mtn", "airtel"))
+        self._at_least("steps_per_minute", 1)
+        self._within("log_days", 1, 3660)
+
+
+@dataclass(frozen=True, repr=False)
 class SmsSettings(_Section):
     section: ClassVar[str] = "sms"
     provider: str
     sender: str
+    inbound_per_hour: int
+    replies_per_hour: int
 
     def __post_init__(self) -> None:
         self._one_of("provider", ("log", "smpp", "africastalking"))
+        self._at_least("inbound_per_hour", 1)
+        self._at_least("replies_per_hour", 1)
+
+
+@dataclass(frozen=True, repr=False)
+class DealersSettings(_Section):
+    section: ClassVar[str] = "dealers"
+    signature_window_s: int
+    idempotency_hours: int
+    requests_per_minute: int
+
+    def __post_init__(self) -> None:
+        self._within("signature_window_s", 30, 3600)
+        self._within("idempotency_hours", 24, 24 * 30)
+        self._at_least("requests_per_minute", 1)
 
 
 @dataclass(frozen=True, repr=False)
@@ -512,12 +546,14 @@ class Settings:
     tv: TvSettings
     outbox: OutboxSettings
     scheduler: SchedulerSettings
+    ussd: UssdSettings
     sms: SmsSettings
     smpp: SmppSettings
     africastalking: AfricasTalkingSettings
     mpesa: MpesaSettings
     mtn: MtnSettings
     airtel: AirtelSettings
+    dealers: DealersSettings
     security: SecuritySettings
     logging: LoggingSettings
 

@@ -24,11 +24,13 @@ from billing_core.db.database import database_from_settings
 from config.settings import Settings
 from gateway.http import health
 from gateway.http_client import CLIENT, client_ctx
-from gateway.keys import BILLING, METRICS, REDIS, SETTINGS, WORKERS
+from gateway.keys import BILLING, LOCKOUTS, METRICS, REDIS, SETTINGS, STATE, WORKERS
 from gateway.providers.africastalking import routes as at_routes
 from gateway.providers.airtel import routes as airtel_routes
+from gateway.dealer_api import routes as dealer_routes
 from gateway.providers.mpesa import routes as mpesa_routes
 from gateway.providers.mtn_momo import routes as mtn_routes
+from gateway.providers.smpp import lifecycle as smpp_lifecycle
 from gateway.metrics import Metrics
 from gateway.middleware import request_context
 from tv_notify.dispatcher import Dispatcher
@@ -47,11 +49,13 @@ def create_app(settings: Settings, *, clock: Callable[[], int] = system_clock, w
     app.cleanup_ctx.append(client_ctx)
     if settings.redis.url:
         app.cleanup_ctx.append(_redis)
+    app.cleanup_ctx.append(_state)
     if workers:
         app.cleanup_ctx.append(_workers(clock))
     app[WORKERS] = workers
     app.add_routes(health.routes)
-    for setup in (mpesa_routes.setup, mtn_routes.setup, airtel_routes.setup, at_routes.setup):
+    for setup in (mpesa_routes.setup, mtn_routes.setup, airtel_routes.setup, at_routes.setup, smpp_lifecycle.setup,
+                  dealer_routes.setup):
         setup(app)
     return app
 
@@ -102,6 +106,17 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
     app[REDIS] = client
     yield
     await client.aclose()
+
+
+async def _state(app: web.Application) -> AsyncIterator[None]:
+    """Sessions, rate limits, nonces and lockouts: Redis when configured, else this process."""
+    from gateway.state import lockouts_from_settings, open_state
+
+    state = open_state(app[SETTINGS])
+    app[STATE] = state
+    app[LOCKOUTS] = lockouts_from_settings(app[SETTINGS], state)
+    yield
+    await state.close()
 
 
 def _workers(clock: Callable[[], int]):

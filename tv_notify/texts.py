@@ -41,6 +41,73 @@ NOTICES: dict[str, dict[str, str]] = {
 }
 
 
+# What a subscriber is told when a request is refused, by the refusal's stable code
+# (``DomainError.code``); USSD screens and SMS replies share it. At most 120 characters.
+REFUSALS: dict[str, dict[str, str]] = {
+    "en": {
+        "pin_invalid": "This PIN is not valid. Check the card and try again.",
+        "pin_malformed": "That is not a card PIN. Check the digits and try again.",
+        "locked_out": "Too many wrong PINs. Try again later.",
+        "lockouts_unavailable": "Service busy. Please try again in a moment.",
+        "card_required": "Give the smartcard number too.",
+        "invalid_card": "That is not a smartcard number.",
+        "unknown_card": "No subscription for this smartcard.",
+        "unknown_package": "No such package.",
+        "insufficient_wallet": "Not enough TVU in the wallet. Top up first.",
+        "subscriber_blocked": "This smartcard is suspended. Call customer care.",
+        "not_active": "No active package on this card to refresh.",
+        "refresh_too_soon": "Already sent. Keep the decoder on and wait a few minutes.",
+        "invalid_amount": "That amount cannot be paid.",
+        "rate_limited": "Too many requests. Try again later.",
+        "unavailable": "Service busy. Please try again in a moment.",
+        "error": "Request not done. Please try again.",
+    },
+    "fr": {
+        "pin_invalid": "Ce code PIN n'est pas valide. Verifiez la carte et reessayez.",
+        "pin_malformed": "Ce n'est pas un code de carte. Verifiez les chiffres.",
+        "locked_out": "Trop de codes faux. Reessayez plus tard.",
+        "lockouts_unavailable": "Service occupe. Reessayez dans un instant.",
+        "card_required": "Indiquez aussi le numero de carte.",
+        "invalid_card": "Ce n'est pas un numero de carte.",
+        "unknown_card": "Aucun abonnement pour cette carte.",
+        "unknown_package": "Ce bouquet n'existe pas.",
+        "insufficient_wallet": "Solde TVU insuffisant. Rechargez d'abord.",
+        "subscriber_blocked": "Cette carte est suspendue. Appelez le service client.",
+        "not_active": "Aucun bouquet actif a renvoyer sur cette carte.",
+        "refresh_too_soon": "Deja envoye. Laissez le decodeur allume quelques minutes.",
+        "invalid_amount": "Ce montant ne peut pas etre paye.",
+        "rate_limited": "Trop de demandes. Reessayez plus tard.",
+        "unavailable": "Service occupe. Reessayez dans un instant.",
+        "error": "Demande non traitee. Reessayez.",
+    },
+    "sw": {
+        "pin_invalid": "PIN hii si sahihi. Angalia kadi ujaribu tena.",
+        "pin_malformed": "Hiyo si PIN ya kadi. Angalia tarakimu.",
+        "locked_out": "PIN nyingi zisizo sahihi. Jaribu baadaye.",
+        "lockouts_unavailable": "Huduma ina shughuli. Jaribu tena baadaye kidogo.",
+        "card_required": "Weka pia namba ya kadi.",
+        "invalid_card": "Hiyo si namba ya kadi.",
+        "unknown_card": "Hakuna usajili wa kadi hii.",
+        "unknown_package": "Kifurushi hicho hakipo.",
+        "insufficient_wallet": "TVU hazitoshi kwenye salio. Ongeza kwanza.",
+        "subscriber_blocked": "Kadi hii imesimamishwa. Piga huduma kwa wateja.",
+        "not_active": "Hakuna kifurushi hai kwenye kadi hii.",
+        "refresh_too_soon": "Imeshatumwa. Acha dekoda ikiwa imewashwa dakika chache.",
+        "invalid_amount": "Kiasi hicho hakiwezi kulipwa.",
+        "rate_limited": "Maombi mengi. Jaribu baadaye.",
+        "unavailable": "Huduma ina shughuli. Jaribu tena baadaye kidogo.",
+        "error": "Ombi halikufanyika. Jaribu tena.",
+    },
+}
+
+
+def refusal(code: str, lang: str) -> str:
+    """What the subscriber is told for the refusal ``code`` in ``lang`` (a generic text for
+    codes with none of their own)."""
+    catalogue = REFUSALS.get(lang) or REFUSALS["en"]
+    return catalogue.get(code) or catalogue["error"]
+
+
 def notice(code: str, lang: str, **values: object) -> str:
     """The notice ``code`` in ``lang`` (English when the language has none)."""
     catalogue = NOTICES.get(lang) or NOTICES["en"]

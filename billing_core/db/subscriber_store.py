@@ -145,6 +145,14 @@ def find_subscribers(conn: Connection, *, card: str | None = None, msisdn: str |
     return [_row(r) for r in conn.execute(stmt.order_by(subscribers.c.card)).all()]
 
 
+def set_lang(conn: Connection, msisdn: str, lang: str, now: int, card: str | None = None) -> int:
+    """The language of every subscriber of ``msisdn`` (or only ``card`` of it); how many changed."""
+    where = subscribers.c.msisdn == msisdn
+    if card:
+        where = where & (subscribers.c.card == card)
+    return conn.execute(update(subscribers).where(where).values(lang=lang, updated_at=now)).rowcount
+
+
 def recent_wallet_entries(conn: Connection, wallet_account_id: int, limit: int = 5) -> list[dict]:
     rows = conn.execute(
         select(journal_entries.c.id, journal_entries.c.kind, journal_entries.c.ref,

@@ -15,7 +15,7 @@ from billing_core.db.migrate import upgrade
 from billing_core.errors import InvalidInput
 from billing_core.renewal import parse_iso
 from config.settings import Settings
-from gateway.cli import cards, events
+from gateway.cli import cards, dealers, events, sms, ussd
 from gateway.cli.output import emit
 from gateway.providers.mpesa.cli import register_reconcile
 
@@ -251,4 +251,4 @@ async def _report_ledger(settings: Settings, args) -> int:
 
 
 REGISTRY = [register_serve, register_db, register_package, register_subscriber, register_payment, register_report,
-            register_reconcile, cards.register, events.register]
+            register_reconcile, cards.register, events.register, ussd.register, sms.register, dealers.register]

@@ -1,0 +1,1 @@
+"""The signed dealer top-up API (being written)."""

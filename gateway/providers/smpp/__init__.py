@@ -1,0 +1,1 @@
+"""SMPP: the link to the SMSC (being written)."""

@@ -1,0 +1,1 @@
+"""SMS commands from subscribers (being written)."""
