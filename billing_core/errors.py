@@ -13,12 +13,20 @@ screen or an SMS text. Anything else raised is a bug.
     ├── NotFound                a named thing does not exist
     │   ├── UnknownCard
     │   ├── UnknownPackage
-    │   └── UnknownEntry
+    │   ├── UnknownEvent
+    │   ├── UnknownEntry
+    │   └── UnknownDealer, UnknownTopup
+    ├── Unauthorized            a dealer request not signed as the contract says (401)
+    ├── RateLimited             too many requests for now (429)
     └── Conflict                the state of the world says no
         ├── AlreadyExists
         ├── InsufficientWallet
         ├── AlreadyReversed
-        └── SubscriberBlocked
+        ├── SubscriberBlocked
+        ├── InsufficientFloat, DealerSuspended, DailyLimitReached, IdempotencyConflict,
+        │   NotReversible
+        └── AlreadyBought, EventClosed, BaseNotActive, AddonActive, WrongPackageKind, SamePackage
+            (pay-per-view, add-ons, package changes)
 """
 from __future__ import annotations
 
@@ -70,6 +78,10 @@ class UnknownPackage(NotFound):
     code = "unknown_package"
 
 
+class UnknownEvent(NotFound):
+    code = "unknown_event"
+
+
 class UnknownEntry(NotFound):
     code = "unknown_entry"
 
@@ -93,3 +105,73 @@ class AlreadyReversed(Conflict):
 
 class SubscriberBlocked(Conflict):
     code = "subscriber_blocked"
+
+
+# ---- dealers -------------------------------------------------------------------------------
+
+class UnknownDealer(NotFound):
+    code = "unknown_dealer"
+
+
+class UnknownTopup(NotFound):
+    code = "unknown_topup"
+
+
+class Unauthorized(DomainError):
+    code = "unauthorized"
+    http_status = 401
+
+
+class RateLimited(DomainError):
+    code = "rate_limited"
+    http_status = 429
+
+
+class InsufficientFloat(Conflict):
+    code = "insufficient_float"
+
+
+class DealerSuspended(Conflict):
+    code = "dealer_suspended"
+
+
+class DailyLimitReached(Conflict):
+    code = "daily_limit_reached"
+
+
+class IdempotencyConflict(Conflict):
+    code = "idempotency_conflict"
+
+
+class NotReversible(Conflict):
+    code = "not_reversible"
+
+
+# ---- pay-per-view, add-ons, package changes ------------------------------------------------
+
+class AlreadyBought(Conflict):
+    code = "already_bought"
+
+
+class EventClosed(Conflict):
+    """The event is cancelled or over: not for sale, not cancellable."""
+
+    code = "event_closed"
+
+
+class BaseNotActive(Conflict):
+    code = "base_not_active"
+
+
+class AddonActive(Conflict):
+    code = "addon_active"
+
+
+class WrongPackageKind(Conflict):
+    """A base package where an add-on is expected, or the other way round."""
+
+    code = "wrong_package_kind"
+
+
+class SamePackage(Conflict):
+    code = "same_package"

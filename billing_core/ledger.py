@@ -16,11 +16,16 @@ code                        unit   meaning
 ``tvu:issued``              TVU    TVU put into wallets (debit balance)
 ``tvu:earned``              TVU    TVU spent on packages (credit balance)
 ``tvu:opening``             TVU    opening wallets imported from another system
+``tvu:ppv``                 TVU    TVU spent on pay-per-view events (credit balance)
+``tvu:addons``              TVU    TVU spent on add-on packages (credit balance)
 ``cash:METHOD``             CCY    money received through a channel (debit balance)
 ``sales:tvu``               CCY    money taken for TVU sold (credit balance)
 ``sales:rounding``          CCY    money below one TVU, kept rather than lost
 ``suspense:payments``       CCY    money received that could not be applied yet
 ``refunds:payable``         CCY    suspense money an operator decided to give back
+``float:DEALER``            CCY    a dealer's prepaid float: owed to the dealer (credit)
+``commission:DEALER``       CCY    commission a dealer earned on its sales (debit)
+``cash:dealers``            CCY    money dealers paid in to fund their float (debit)
 ==========================  =====  =================================================
 """
 from __future__ import annotations
@@ -36,6 +41,8 @@ TVU = "TVU"
 TVU_ISSUED = "tvu:issued"
 TVU_EARNED = "tvu:earned"
 TVU_OPENING = "tvu:opening"
+TVU_PPV = "tvu:ppv"
+TVU_ADDONS = "tvu:addons"
 SALES_TVU = "sales:tvu"
 SALES_ROUNDING = "sales:rounding"
 SUSPENSE = "suspense:payments"
@@ -147,9 +154,71 @@ def package_sale(card: str, tvu: int, ref: str) -> Entry:
     return transfer("renewal", TVU, wallet_account(card), TVU_EARNED, tvu, ref)
 
 
+def ppv_sale(card: str, tvu: int, ref: str) -> Entry:
+    """A pay-per-view event bought from the wallet (a refund is its :func:`reversal`)."""
+    return transfer("ppv", TVU, wallet_account(card), TVU_PPV, tvu, ref)
+
+
+def addon_sale(card: str, tvu: int, ref: str) -> Entry:
+    """An add-on package bought or renewed from the wallet."""
+    return transfer("addon", TVU, wallet_account(card), TVU_ADDONS, tvu, ref)
+
+
+def upgrade_credit(card: str, tvu: int, ref: str) -> Entry:
+    """The unused part of the old package given back to the wallet on an upgrade: no longer earned."""
+    return transfer("upgrade_credit", TVU, TVU_EARNED, wallet_account(card), tvu, ref)
+
+
 def trial_balance_ok(balances: Iterable[tuple[str, str, int]]) -> bool:
     """True when the balances (account, unit, balance) sum to zero in every unit."""
     totals: dict[str, int] = defaultdict(int)
     for _account, unit, balance in balances:
         totals[unit] += balance
     return all(total == 0 for total in totals.values())
+
+
+# ---- dealers -------------------------------------------------------------------------------
+
+DEALER_FUNDING = "cash:dealers"
+
+
+def float_account(dealer_id: int) -> str:
+    return f"float:{dealer_id}"
+
+
+def commission_account(dealer_id: int) -> str:
+    return f"commission:{dealer_id}"
+
+
+def dealer_funding(dealer_id: int, paid: Money, ref: str) -> Entry:
+    """A dealer paid money in: it is owed to the dealer as float until spent on top-ups."""
+    return transfer("dealer_fund", paid.currency, DEALER_FUNDING, float_account(dealer_id), paid.minor, ref)
+
+
+def float_transfer(from_id: int, to_id: int, amount: Money, ref: str) -> Entry:
+    """A master dealer hands float down to one of its sub-dealers."""
+    return transfer("dealer_transfer", amount.currency, float_account(from_id), float_account(to_id), amount.minor,
+                    ref)
+
+
+def dealer_sale(dealer_id: int, card: str, face: Money, commission: Money, conversion: Conversion, ref: str) -> Entry:
+    """A dealer sold ``face`` worth of TVU to ``card``.
+
+    The dealer's float pays the face value less the commission; the commission is
+    recorded as the dealer's (an expense of the operator); the face value is sold
+    TVU (and ``sales:rounding`` for any part below one TVU); the TVU go into the
+    wallet as for any purchase.
+    """
+    ccy = face.currency
+    paid = face.minor - commission.minor
+    postings = []
+    if paid:
+        postings.append(Posting(float_account(dealer_id), ccy, paid))
+    if commission.minor:
+        postings.append(Posting(commission_account(dealer_id), ccy, commission.minor))
+    if conversion.used.minor:
+        postings.append(Posting(SALES_TVU, ccy, -conversion.used.minor))
+    if conversion.remainder.minor:
+        postings.append(Posting(SALES_ROUNDING, ccy, -conversion.remainder.minor))
+    postings += [Posting(TVU_ISSUED, TVU, conversion.tvu), Posting(wallet_account(card), TVU, -conversion.tvu)]
+    return Entry("dealer_sale", tuple(postings), ref)

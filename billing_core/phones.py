@@ -1,14 +1,24 @@
 """Phone numbers (MSISDN): always E.164, parsed with phonenumbers in the operator's region."""
 from __future__ import annotations
 
+import functools
+
 import phonenumbers
 
 from billing_core.errors import InvalidMsisdn
 
 
 def normalize_msisdn(text: str, region: str) -> str:
-    """``0712 345678`` or ``254712345678`` in region KE -> ``+254712345678``."""
-    raw = (text or "").strip()
+    """``0712 345678`` or ``254712345678`` in region KE -> ``+254712345678``.
+
+    Valid numbers are remembered (parsing costs about a millisecond and every USSD hop,
+    SMS and payment carries one); invalid ones raise each time."""
+    return _normalize(text or "", region)
+
+
+@functools.lru_cache(maxsize=100_000)
+def _normalize(text: str, region: str) -> str:
+    raw = text.strip()
     if not raw or len(raw) > 32:
         raise InvalidMsisdn(f"not a phone number: {raw[:32]!r}")
     if raw[0].isdigit() and len(raw) > 10:

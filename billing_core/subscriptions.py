@@ -174,5 +174,11 @@ async def renew(billing: Billing, card: str, package: str | None = None) -> Subs
     return view(await billing.db.write(store.renew, card, now, package_code=code), now)
 
 
+async def choose_package(billing: Billing, card: str, package: str) -> SubscriberView:
+    """The package ``card`` renews into next time (paid then, by whatever reaches the wallet)."""
+    card, now = billing.card(card), billing.now()
+    return view(await billing.db.write(store.choose_package, card, package.strip().upper(), now), now)
+
+
 __all__ = ["SubscriberView", "Credited", "Status", "add_package", "list_packages", "add_subscriber",
-           "find_subscribers", "show_subscriber", "cards_of_phone", "set_language", "credit_tvu", "renew", "view"]
+           "find_subscribers", "show_subscriber", "cards_of_phone", "set_language", "choose_package", "credit_tvu", "renew", "view"]

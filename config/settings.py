@@ -265,12 +265,16 @@ class ServerSettings(_Section):
     port: int
     max_body_bytes: int
     shutdown_timeout_s: float
+    max_in_flight: int
+    request_timeout_s: float
 
     def __post_init__(self) -> None:
         self._non_empty("host")
         self._within("port", 1, 65535)
         self._at_least("max_body_bytes", 1)
         self._positive("shutdown_timeout_s")
+        self._at_least("max_in_flight", 1)
+        self._positive("request_timeout_s")
 
 
 @dataclass(frozen=True, repr=False)
@@ -342,8 +346,11 @@ class UssdSettings(_Section):
     pay_provider: str
     steps_per_minute: int
     log_days: int
+    callback_token: Secret
+    allow_ips: tuple[str, ...]
 
     def __post_init__(self) -> None:
+        _check_networks(self._key("allow_ips"), self.allow_ips)
         self._non_empty("service_code")
         self._within("session_ttl_s", 30, 3600)
         self._one_of("pay_provider", ("none", "mpesa", "mtn", "airtel"))
@@ -371,11 +378,24 @@ class DealersSettings(_Section):
     signature_window_s: int
     idempotency_hours: int
     requests_per_minute: int
+    secret_key: Secret
+    alert_window_minutes: int
+    alert_same_amount_cards: int
+    alert_night_topups: int
+    night_start_hour: int
+    night_end_hour: int
 
     def __post_init__(self) -> None:
         self._within("signature_window_s", 30, 3600)
         self._within("idempotency_hours", 24, 24 * 30)
         self._at_least("requests_per_minute", 1)
+        if self.secret_key:
+            _require(len(self.secret_key.reveal()) >= 16, "dealers.secret_key", "must be at least 16 characters")
+        self._within("alert_window_minutes", 1, 24 * 60)
+        self._at_least("alert_same_amount_cards", 2)
+        self._at_least("alert_night_topups", 1)
+        self._within("night_start_hour", 0, 23)
+        self._within("night_end_hour", 0, 24)
 
 
 @dataclass(frozen=True, repr=False)
@@ -410,12 +430,15 @@ class AfricasTalkingSettings(_Section):
     timeout_s: float
     payments_callback_token: Secret
     payments_allow_ips: tuple[str, ...]
+    sms_callback_token: Secret
+    sms_allow_ips: tuple[str, ...]
 
     def __post_init__(self) -> None:
         self._non_empty("base_url")
         self._http_url("base_url")
         self._positive("timeout_s")
         _check_networks(self._key("payments_allow_ips"), self.payments_allow_ips)
+        _check_networks(self._key("sms_allow_ips"), self.sms_allow_ips)
 
 
 def _check_networks(key: str, networks: tuple[str, ...]) -> None:
@@ -497,6 +520,18 @@ class AirtelSettings(_Section):
 
 
 @dataclass(frozen=True, repr=False)
+class AdminSettings(_Section):
+    section: ClassVar[str] = "admin"
+    session_hours: int
+    login_per_minute: int
+    secure_cookie: bool
+
+    def __post_init__(self) -> None:
+        self._within("session_hours", 1, 24 * 30)
+        self._at_least("login_per_minute", 1)
+
+
+@dataclass(frozen=True, repr=False)
 class SecuritySettings(_Section):
     section: ClassVar[str] = "security"
     lockout_failures: int
@@ -554,6 +589,7 @@ class Settings:
     mtn: MtnSettings
     airtel: AirtelSettings
     dealers: DealersSettings
+    admin: AdminSettings
     security: SecuritySettings
     logging: LoggingSettings
 

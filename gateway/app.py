@@ -28,11 +28,13 @@ from gateway.keys import BILLING, LOCKOUTS, METRICS, REDIS, SETTINGS, STATE, WOR
 from gateway.providers.africastalking import routes as at_routes
 from gateway.providers.airtel import routes as airtel_routes
 from gateway.dealer_api import routes as dealer_routes
+from gateway.admin import routes as admin_routes
 from gateway.providers.mpesa import routes as mpesa_routes
 from gateway.providers.mtn_momo import routes as mtn_routes
 from gateway.providers.smpp import lifecycle as smpp_lifecycle
 from gateway.metrics import Metrics
-from gateway.middleware import request_context
+from gateway.sms.inbound import sms_counters
+from gateway.middleware import ADMISSION, Admission, request_context
 from tv_notify.dispatcher import Dispatcher
 from tv_notify.scheduler import Scheduler
 
@@ -44,7 +46,15 @@ def create_app(settings: Settings, *, clock: Callable[[], int] = system_clock, w
     app = web.Application(client_max_size=settings.server.max_body_bytes, middlewares=[request_context])
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
+    app[ADMISSION] = Admission()
     _card_metrics(app[METRICS])
+    sms_counters(app[METRICS])  # registered now so the SMS counters show at zero from the start
+    app[METRICS].gauge("tvtopup_http_in_flight", "Requests being handled by this process",
+                       lambda: app[ADMISSION].in_flight)
+    app[METRICS].gauge("tvtopup_http_shed", "Requests answered 503 at once: server.max_in_flight reached",
+                       lambda: app[ADMISSION].shed)
+    app[METRICS].gauge("tvtopup_http_timed_out", "Requests answered 503 after server.request_timeout_s",
+                       lambda: app[ADMISSION].timed_out)
     app.cleanup_ctx.append(_database(clock))
     app.cleanup_ctx.append(client_ctx)
     if settings.redis.url:
@@ -55,7 +65,7 @@ def create_app(settings: Settings, *, clock: Callable[[], int] = system_clock, w
     app[WORKERS] = workers
     app.add_routes(health.routes)
     for setup in (mpesa_routes.setup, mtn_routes.setup, airtel_routes.setup, at_routes.setup, smpp_lifecycle.setup,
-                  dealer_routes.setup):
+                  dealer_routes.setup, admin_routes.setup):
         setup(app)
     return app
 
@@ -122,7 +132,8 @@ async def _state(app: web.Application) -> AsyncIterator[None]:
 def _workers(clock: Callable[[], int]):
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         settings, billing = app[SETTINGS], app[BILLING]
-        dispatcher = Dispatcher.from_settings(settings, billing.db, clock, session=app[CLIENT])
+        dispatcher = Dispatcher.from_settings(settings, billing.db, clock, session=app[CLIENT],
+                                              smpp_link=smpp_lifecycle.link_of(app))
         billing.db.add_commit_listener(dispatcher.wake)
         scheduler = Scheduler.from_settings(settings, billing, holder=dispatcher.holder)
         metrics = app[METRICS]

@@ -1,4 +1,9 @@
-"""Middlewares: a request id on every response and log line, JSON errors, metrics.
+"""Middlewares: a request id on every response and log line, admission control, JSON
+errors, metrics.
+
+Admission: at most ``server.max_in_flight`` requests at once per process (beyond it:
+503 with ``Retry-After`` at once, before any work), and none longer than
+``server.request_timeout_s`` (503). Health and metrics are always answered.
 
 Expected refusals (:class:`billing_core.errors.DomainError`) become a 4xx with
 ``{"error": code, "detail": …}``; anything else is a bug: logged with the request id
@@ -6,6 +11,7 @@ and answered 500 without details.
 """
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import re
@@ -15,7 +21,7 @@ import time
 from aiohttp import web
 
 from billing_core.errors import DomainError
-from gateway.keys import METRICS
+from gateway.keys import METRICS, SETTINGS
 from gateway.logs import request_id
 
 log = logging.getLogger("tvtopup.http")
@@ -23,6 +29,19 @@ _CLIENT_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 # A request id: this process's random prefix and a counter (unique without a syscall per request).
 _ID_PREFIX = secrets.token_hex(8)
 _ID_COUNTER = itertools.count(1)
+ALWAYS = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
+class Admission:
+    """Requests in flight in this process, and how many were turned away."""
+
+    def __init__(self) -> None:
+        self.in_flight = 0
+        self.shed = 0
+        self.timed_out = 0
+
+
+ADMISSION = web.AppKey("admission", Admission)
 
 
 def json_error(status: int, code: str, detail: str = "") -> web.Response:
@@ -51,6 +70,31 @@ async def request_context(request: web.Request, handler) -> web.StreamResponse:
 
 
 async def _answer(request: web.Request, handler) -> web.StreamResponse:
+    admission, server = request.app[ADMISSION], request.app[SETTINGS].server
+    if request.path in ALWAYS:
+        return await _handle(request, handler)
+    if admission.in_flight >= server.max_in_flight:
+        admission.shed += 1
+        return _busy("too many requests in flight")
+    admission.in_flight += 1
+    try:
+        async with asyncio.timeout(server.request_timeout_s):
+            return await _handle(request, handler)
+    except TimeoutError:
+        admission.timed_out += 1
+        log.warning("%s %s not answered within %.0f s", request.method, request.path, server.request_timeout_s)
+        return _busy("the request took too long")
+    finally:
+        admission.in_flight -= 1
+
+
+def _busy(detail: str) -> web.Response:
+    response = json_error(503, "overloaded", detail + "; try again")
+    response.headers["Retry-After"] = "1"
+    return response
+
+
+async def _handle(request: web.Request, handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except DomainError as exc:

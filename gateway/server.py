@@ -4,7 +4,9 @@ With ``--workers N`` the command becomes a supervisor: it applies migrations onc
 then starts N worker processes sharing the port (``SO_REUSEPORT``); every worker
 also runs the background workers: the outbox dispatchers share the events through
 leases, and one scheduler at a time leads (see ``tv_notify``). SIGTERM or Ctrl-C is
-passed on to every worker, which finishes its requests in flight and exits.
+passed on to every worker, which finishes its requests in flight and exits. A worker
+that dies otherwise (a crash, kill -9) is started again; what it had acknowledged is
+committed, and what it had leased in the outbox is taken over when the lease runs out.
 """
 from __future__ import annotations
 
@@ -24,6 +26,10 @@ from gateway.logs import setup_logging
 
 log = logging.getLogger("tvtopup")
 WORKERS_MAX = 64
+# A worker that dies is started again, at most RESTARTS_MAX times in RESTART_WINDOW_S;
+# past that something is wrong everywhere and the supervisor stops.
+RESTARTS_MAX = 10
+RESTART_WINDOW_S = 60
 
 
 def serve(settings: Settings, *, host: str | None = None, port: int | None = None, workers: int = 1,
@@ -55,6 +61,7 @@ def _supervise(host: str, port: int, workers: int, config: str | None) -> int:
     log.info("started %d workers on %s:%d: %s", workers, host, port, ", ".join(str(p.pid) for p in procs))
     stopping = False
     signalled: set[int] = set()
+    restarts: list[float] = []
 
     def stop(signum, _frame):
         nonlocal stopping
@@ -66,9 +73,22 @@ def _supervise(host: str, port: int, workers: int, config: str | None) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    while not stopping and all(p.poll() is None for p in procs):
+    while not stopping:
         time.sleep(0.2)
-    stop(None, None)  # one worker died: stop the rest rather than serve half
+        for i, proc in enumerate(procs):
+            if stopping or proc.poll() is None:
+                continue
+            now = time.monotonic()
+            restarts[:] = [t for t in restarts if now - t < RESTART_WINDOW_S] + [now]
+            if len(restarts) > RESTARTS_MAX:
+                log.error("workers keep dying (%d restarts in %d s): stopping", len(restarts), RESTART_WINDOW_S)
+                stop(None, None)
+                codes = [p.wait() for p in procs]
+                log.info("workers stopped: exit codes %s", codes)
+                return 1
+            log.error("worker %d (pid %d) died with code %s: starting it again", i, proc.pid, proc.returncode)
+            procs[i] = subprocess.Popen(base + ["--worker-id", str(i)])
+    stop(None, None)
     codes = [p.wait() for p in procs]
     log.info("workers stopped: exit codes %s", codes)
-    return 0 if stopping and all(c == 0 for c in codes) else 1
+    return 0 if all(c == 0 for c in codes) else 1

@@ -103,16 +103,17 @@ class Dispatcher:
 
     @classmethod
     def from_settings(cls, settings: Any, db: Database, clock: Callable[[], int], *,
-                      session: Any = None, holder: str | None = None) -> Dispatcher:
+                      session: Any = None, holder: str | None = None, smpp_link: Any = None) -> Dispatcher:
         """The dispatcher ``[tv]``, ``[sms]`` and ``[outbox]`` describe.
 
         ``session`` is the application's outbound ``aiohttp.ClientSession`` (adapters
         that speak HTTP open their own when it is None, and close it). The caller
-        registers :meth:`wake` with ``db.add_commit_listener``.
+        registers :meth:`wake` with ``db.add_commit_listener``. ``smpp_link`` returns the
+        process's SMPP link (see ``tv_notify.adapters.sms_sender``).
         """
         tv, outbox = settings.tv, settings.outbox
         tv_side = tv_adapter(settings, session)
-        sms_side = sms_sender(settings, session)
+        sms_side = sms_sender(settings, session, db=db, clock=clock, smpp_link=smpp_link)
         adapters = {GRANT: tv_side, REVOKE: tv_side, OSD: tv_side, SMS: sms_side}
         return cls(db, adapters, clock=clock, retry_first_s=tv.retry_first_s, retry_max_s=tv.retry_max_s,
                    retries_max=tv.retries_max, batch_size=outbox.batch_size, poll_s=outbox.poll_s,

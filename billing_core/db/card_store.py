@@ -201,6 +201,10 @@ def activate(conn: Connection, name: str, lo: int | None, hi: int | None, dealer
     lo, hi = lo or 1, hi or batch.count
     if not 1 <= lo <= hi <= batch.count:
         raise InvalidInput(f"batch {name} holds cards 1 to {batch.count}")
+    if dealer is not None:
+        from billing_core.db.dealer_store import check_card_dealer  # dealer_store reads cards too
+
+        check_card_dealer(conn, dealer)
     value = batch.tvu if batch.kind == TVU_CARD else batch.package.tvu
     if not value:
         raise Conflict(f"package {batch.package.code} is free now: its cards cannot be activated")

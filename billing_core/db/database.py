@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
 from billing_core.db import unit
+from billing_core.errors import DomainError
 from billing_core.db.group_commit import GroupWriter
 
 log = logging.getLogger(__name__)
@@ -204,9 +205,15 @@ class PostgresDatabase(Database):
             try:
                 async with self._engine.begin() as conn:
                     result = await conn.run_sync(unit.run, fn, args, kwargs)
+            except OSError as exc:
+                raise DatabaseUnavailable("the database cannot be reached; try again") from exc
             except DBAPIError as exc:
+                await self._raise_if_unreachable(exc)
                 if _sqlstate(exc) not in PG_RETRY_SQLSTATES or attempt == PG_RETRIES_MAX:
                     raise
+            except Exception as exc:  # the driver's own error, raised past SQLAlchemy (fast.py)
+                await self._raise_if_unreachable(exc)
+                raise
                 log.warning("retrying transaction after %s (attempt %d)", _sqlstate(exc), attempt)
                 await asyncio.sleep(0.005 * attempt)
                 continue
@@ -215,11 +222,51 @@ class PostgresDatabase(Database):
         raise AssertionError("unreachable")
 
     async def read(self, fn: TxFn[T], *args: Any, **kwargs: Any) -> T:
-        async with self._engine.connect() as conn:
-            return await conn.run_sync(unit.run, fn, args, kwargs)
+        try:
+            async with self._engine.connect() as conn:
+                return await conn.run_sync(unit.run, fn, args, kwargs)
+        except OSError as exc:
+            raise DatabaseUnavailable("the database cannot be reached; try again") from exc
+        except Exception as exc:
+            await self._raise_if_unreachable(exc)
+            raise
+
+    async def _raise_if_unreachable(self, exc: Exception) -> None:
+        """A lost server makes every pooled connection stale: start a new pool (the old
+        connections are dropped, not closed: closing a dead socket can hang) and refuse."""
+        if getattr(exc, "connection_invalidated", False) or \
+                any(isinstance(e, (OSError, ConnectionError)) or type(e).__name__ in _GONE for e in _causes(exc)):
+            log.warning("database unreachable (%s): connecting again on the next transaction", type(exc).__name__)
+            await self._engine.dispose(close=False)
+            raise DatabaseUnavailable("the database cannot be reached; try again") from exc
 
     async def close(self) -> None:
         await self._engine.dispose()
+
+
+class DatabaseUnavailable(DomainError):
+    """The server cannot be reached or dropped the connection (a restart, a failover).
+
+    Nothing is retried here: a write whose COMMIT went unanswered may have happened, and
+    only the caller's idempotency (a provider's retry with the same id) can tell. The pool
+    drops its connections, and the next transaction connects again.
+    """
+
+    code = "database_unavailable"
+    http_status = 503
+
+
+def _causes(exc: BaseException):
+    """``exc`` and what it was raised from, to the root."""
+    seen = 0
+    while exc is not None and seen < 10:
+        yield exc
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+
+
+# asyncpg's names for a connection that is gone or a server shutting down
+_GONE = {"ConnectionDoesNotExistError", "ConnectionFailureError", "CannotConnectNowError", "AdminShutdownError",
+         "CrashShutdownError", "ConnectionRejectionError", "InterfaceError", "InternalClientError"}
 
 
 def _sqlstate(exc: DBAPIError) -> str | None:

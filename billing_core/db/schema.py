@@ -211,4 +211,8 @@ payment_requests = Table(
 )
 
 from billing_core.db import schema_cards  # noqa: E402,F401
+from billing_core.db import schema_dealers  # noqa: E402,F401
 from billing_core.db import schema_notify  # noqa: E402,F401
+from billing_core.db import schema_sms  # noqa: E402,F401
+from billing_core.db import schema_ussd  # noqa: E402,F401
+from billing_core.db import schema_admin  # noqa: E402,F401

@@ -26,6 +26,7 @@ class Package:
     tvu: int
     products: tuple[str, ...]
     active: bool
+    kind: str = "base"  # "base" | "addon" (bought on top of the base package)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,21 +52,21 @@ class SubscriberRow:
 
 def _package(row) -> Package:
     products = tuple(p for p in (row.products or "").split(",") if p)
-    return Package(row.id, row.code, row.name, row.days, row.tvu, products, bool(row.active))
+    return Package(row.id, row.code, row.name, row.days, row.tvu, products, bool(row.active), row.kind)
 
 
 # ---- packages ---------------------------------------------------------------------------
 
 def insert_package(conn: Connection, code: str, name: str, days: int, tvu: int, products: tuple[str, ...],
-                   now: int) -> Package:
+                   now: int, kind: str = "base") -> Package:
     try:
         with conn.begin_nested():
             new_id = conn.execute(packages.insert().values(
                 code=code, name=name, days=days, tvu=tvu, products=",".join(products), active=True,
-                created_at=now).returning(packages.c.id)).scalar_one()
+                created_at=now, kind=kind).returning(packages.c.id)).scalar_one()
     except IntegrityError:
         raise AlreadyExists(f"package {code} exists already") from None
-    return Package(new_id, code, name, days, tvu, products, True)
+    return Package(new_id, code, name, days, tvu, products, True, kind)
 
 
 def package_by_code(conn: Connection, code: str) -> Package:
@@ -143,6 +144,16 @@ def find_subscribers(conn: Connection, *, card: str | None = None, msisdn: str |
     stmt = _select_subscribers()
     stmt = stmt.where(subscribers.c.card == card) if card else stmt.where(subscribers.c.msisdn == msisdn)
     return [_row(r) for r in conn.execute(stmt.order_by(subscribers.c.card)).all()]
+
+
+def choose_package(conn: Connection, card: str, package_code: str, now: int) -> SubscriberRow:
+    """Make ``package_code`` the package of ``card``'s next renewal (nothing is charged now)."""
+    sub = lock_subscriber(conn, card)
+    pkg = package_by_code(conn, package_code)
+    if sub.status is Status.SUSPENDED:
+        raise SubscriberBlocked(f"card {card} is suspended")
+    conn.execute(update(subscribers).where(subscribers.c.id == sub.id).values(package_id=pkg.id, updated_at=now))
+    return _with(sub, package=pkg)
 
 
 def set_lang(conn: Connection, msisdn: str, lang: str, now: int, card: str | None = None) -> int:

@@ -15,7 +15,7 @@ from billing_core.db.migrate import upgrade
 from billing_core.errors import InvalidInput
 from billing_core.renewal import parse_iso
 from config.settings import Settings
-from gateway.cli import cards, dealers, events, sms, ussd
+from gateway.cli import admin, cards, dealers, events, sms, ussd
 from gateway.cli.output import emit
 from gateway.providers.mpesa.cli import register_reconcile
 
@@ -218,6 +218,8 @@ def register_report(verbs, common) -> None:
     held.add_argument("--to", dest="date_to", help="received before (ISO date)")
     held.set_defaults(run=_report_suspense)
     cards.register_report_cards(kinds, common)
+    admin.register_reports(kinds, common)  # sales, renewals, expiring
+    dealers.register_report_dealers(kinds, common)
 
 
 def _period(args) -> tuple[int | None, int | None]:
@@ -251,4 +253,5 @@ async def _report_ledger(settings: Settings, args) -> int:
 
 
 REGISTRY = [register_serve, register_db, register_package, register_subscriber, register_payment, register_report,
-            register_reconcile, cards.register, events.register, ussd.register, sms.register, dealers.register]
+            register_reconcile, cards.register, events.register, ussd.register, sms.register, dealers.register,
+            admin.register]

@@ -1,1 +1,1 @@
-"""The signed dealer top-up API (being written)."""
+"""The signed dealer top-up API: ``/api/v1/…`` and its OpenAPI document."""

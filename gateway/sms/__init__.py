@@ -1,1 +1,2 @@
-"""SMS commands from subscribers (being written)."""
+"""SMS commands from subscribers: the parser (``commands``), the replies (``replies``), running a
+command through the billing use cases (``answers``) and the transports' entry point (``inbound``)."""

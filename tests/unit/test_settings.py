@@ -386,7 +386,8 @@ def test_redacted_is_plain_nested_dicts() -> None:
     assert r["currencies"] == {"KES": 100}
     assert r["operator"]["languages"] == ["en", "fr", "sw"]
     assert list(r) == ["operator", "currencies", "database", "redis", "server", "tv", "outbox", "scheduler",
-                       "ussd", "sms", "smpp", "africastalking", "mpesa", "mtn", "airtel", "dealers", "security", "logging"]
+                       "ussd", "sms", "smpp", "africastalking", "mpesa", "mtn", "airtel", "dealers", "admin", "security",
+                       "logging"]
 
 
 def test_secret_value_semantics() -> None:

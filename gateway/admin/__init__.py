@@ -1,0 +1,1 @@
+"""The operator's web pages under /admin/ (see gateway.admin.routes)."""

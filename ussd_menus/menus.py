@@ -1,0 +1,100 @@
+"""The self-service journey behind the USSD code, declared as data.
+
+Commands the caller runs (``gateway.ussd.commands``): ``cards`` (the phone's cards and
+language), ``lookup`` (a card typed by a phone with none), ``show`` (fresh balance),
+``packages``, ``redeem``, ``renew``, ``pay`` (queued: mobile money asks the phone),
+``refresh`` and ``lang``.
+"""
+from __future__ import annotations
+
+from ussd_menus.engine import (Ask, Choice, Confirm, Do, End, Env, Graph, Menu, Pick, Route, Session, Show)
+
+
+def _card_is_own(s: Session, env: Env) -> bool:
+    card = s.card()
+    return bool(card and card.own)
+
+
+def _can_pay_mobile(s: Session, env: Env) -> bool:
+    """Mobile money for the chosen package: any card may be paid for (like a paybill), but only
+    the phone's own cards may change package."""
+    card = s.card()
+    if env.pay_provider == "none" or card is None:
+        return False
+    return card.own or s.data.get("package") == card.package
+
+
+PREDICATES = {
+    "no_cards": lambda s, env: not s.cards,
+    "card_chosen": lambda s, env: s.card() is not None,
+    "several_cards": lambda s, env: sum(c.own for c in s.cards) > 1,
+    "own_card": _card_is_own,
+    "can_pay_mobile": _can_pay_mobile,
+    "can_pay": lambda s, env: _card_is_own(s, env) or _can_pay_mobile(s, env),
+}
+
+_REFUSED = ("*", "refused")
+
+NODES = {
+    # who is calling
+    "start": Do("cards", (("ok", "route"), _REFUSED)),
+    "route": Route((("no_cards", "link"), ("card_chosen", "main"), ("", "pick_card"))),
+    "link": Ask("link_prompt", "card", "card", "lookup"),
+    "lookup": Do("lookup", (("ok", "main"), ("*", "link_retry")), args=("card",)),
+    "link_retry": Ask("link_retry", "card", "card", "lookup"),
+    "pick_card": Pick("pick_card", "cards", "card", "main"),
+    # the main menu
+    "main": Menu("main_title", (
+        Choice("menu_balance", "balance_do"),
+        Choice("menu_redeem", "redeem_pin"),
+        Choice("menu_renew", "packages_do"),
+        Choice("menu_refresh", "refresh_confirm"),
+        Choice("menu_language", "language"),
+        Choice("menu_other_card", "pick_card", when="several_cards"),
+        Choice("menu_help", "help"),
+    ), root=True),
+    # balance
+    "balance_do": Do("show", (("ok", "balance_route"), _REFUSED), args=("card",)),
+    "balance_route": Route((("own_card", "balance"), ("", "balance_other"))),
+    "balance": Show("balance"),
+    "balance_other": Show("balance_other"),
+    # scratch card
+    "redeem_pin": Ask("redeem_prompt", "pin", "pin", "redeem_do", secret=True),
+    "redeem_do": Do("redeem", (("ok", "redeemed"), _REFUSED), args=("card", "pin")),
+    "redeemed": End("redeemed"),
+    # renew or change package
+    "packages_do": Do("packages", (("ok", "packages"), _REFUSED)),
+    "packages": Pick("packages_title", "packages", "package", "pay_route"),
+    "pay_route": Route((("can_pay", "pay_method"), ("", "no_pay"))),
+    "no_pay": End("no_pay"),
+    "pay_method": Menu("pay_title", (
+        Choice("pay_wallet", "confirm_wallet", when="own_card"),
+        Choice("pay_mobile", "confirm_mobile", when="can_pay_mobile"),
+    )),
+    "confirm_wallet": Confirm("confirm_wallet", "renew_do"),
+    "renew_do": Do("renew", (("ok", "renewed"), _REFUSED), args=("card", "package")),
+    "renewed": End("renewed"),
+    "confirm_mobile": Confirm("confirm_mobile", "pay_do"),
+    "pay_do": Do("pay", (("ok", "pay_sent"), _REFUSED), args=("card", "package")),
+    "pay_sent": End("pay_sent"),
+    # decoder
+    "refresh_confirm": Confirm("refresh_confirm", "refresh_do"),
+    "refresh_do": Do("refresh", (("ok", "refreshed"), _REFUSED), args=("card",)),
+    "refreshed": End("refreshed"),
+    # language and help
+    "language": Menu("lang_title", (
+        Choice("lang_en", "lang_do", set=(("lang", "en"),)),
+        Choice("lang_fr", "lang_do", set=(("lang", "fr"),)),
+        Choice("lang_sw", "lang_do", set=(("lang", "sw"),)),
+    )),
+    "lang_do": Do("lang", (("ok", "main"), _REFUSED), args=("lang", "card")),
+    "help": Show("help"),
+    "refused": End("refused"),
+}
+
+# Inputs that must never reach a log or the session store once used.
+SECRETS = ("pin",)
+
+SELF_SERVICE = Graph(NODES, start="start", home="main", predicates=PREDICATES, secrets=SECRETS)
+
+__all__ = ["SELF_SERVICE", "SECRETS", "PREDICATES"]
