@@ -17,6 +17,7 @@ function init(args)
   run = os.getenv("BENCH_RUN") or "A"
   amount = os.getenv("BENCH_AMOUNT") or "50.00"
   path = os.getenv("BENCH_PATH") or "/mobile-money/mpesa/c2b/confirmation"
+  pause = tonumber(os.getenv("BENCH_PAUSE_MS") or "0")  -- paced runs (bench/soak.py)
   headers = { ["Content-Type"] = "application/json" }
 end
 
@@ -31,6 +32,10 @@ function request()
     '"ThirdPartyTransID":"","MSISDN":"2547****5678","FirstName":"JOHN","MiddleName":"","LastName":"DOE"}',
     txid, amount, card)
   return wrk.format("POST", path, headers, body)
+end
+
+function delay()
+  return pause
 end
 
 function done(summary, latency, requests)

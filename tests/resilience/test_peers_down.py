@@ -19,9 +19,7 @@ import subprocess
 import tempfile
 import time
 
-import aiohttp
 import pytest
-from aiohttp import web
 
 from billing_core import cards as card_cases
 from billing_core import subscriptions
