@@ -175,3 +175,27 @@ class WrongPackageKind(Conflict):
 
 class SamePackage(Conflict):
     code = "same_package"
+
+
+# ---- sites, decoder stock, products, promotions ----------------------------------------------
+
+class UnknownSite(NotFound):
+    code = "unknown_site"
+
+
+class UnknownDecoder(NotFound):
+    code = "unknown_decoder"
+
+
+class UnknownProduct(NotFound):
+    code = "unknown_product"
+
+
+class UnknownPromotion(NotFound):
+    code = "unknown_promotion"
+
+
+class DecoderState(Conflict):
+    """A decoder cannot go from the state it is in to the one asked (already installed, faulty…)."""
+
+    code = "decoder_state"

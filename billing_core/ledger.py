@@ -222,3 +222,31 @@ def dealer_sale(dealer_id: int, card: str, face: Money, commission: Money, conve
         postings.append(Posting(SALES_ROUNDING, ccy, -conversion.remainder.minor))
     postings += [Posting(TVU_ISSUED, TVU, conversion.tvu), Posting(wallet_account(card), TVU, -conversion.tvu)]
     return Entry("dealer_sale", tuple(postings), ref)
+
+
+# ---- promotions and products -------------------------------------------------------------------
+# ``promo:NAME``  TVU  TVU a promotion gave away (bonus on a top-up, discount at renewal): debit
+# ``cash:site:CODE``  CCY  money a site took for products (debit)
+# ``sales:products:CODE``  CCY  money taken for a product or service (credit)
+
+def promo_account(name: str) -> str:
+    return f"promo:{name}"
+
+
+def site_cash_account(site_code: str) -> str:
+    return f"cash:site:{site_code}"
+
+
+def product_sales_account(product_code: str) -> str:
+    return f"sales:products:{product_code}"
+
+
+def promo_credit(name: str, card: str, tvu: int, ref: str, kind: str = "promo_bonus") -> Entry:
+    """TVU a promotion puts into a wallet (a bonus, or the discounted part of a renewal)."""
+    return transfer(kind, TVU, promo_account(name), wallet_account(card), tvu, ref)
+
+
+def product_sale(product_code: str, total: Money, payer: str, ref: str) -> Entry:
+    """A product or service sold for ``total``: ``payer`` (a site's cash, a dealer's float) pays
+    ``sales:products:CODE``, in the sale's one currency."""
+    return transfer("product_sale", total.currency, payer, product_sales_account(product_code), total.minor, ref)

@@ -11,6 +11,8 @@ causes (entitlement, on-screen notice, SMS), in the subscriber's language.
   subscriber, expiry and days).
 - :func:`refresh_entitlement`: "refresh my decoder", rate-limited per card in the
   database, so the limit holds across processes.
+- :func:`end_ppv_and_addons`: revoke pay-per-view purchases of ended events (each once)
+  and renew or expire the add-ons due (:mod:`billing_core.ppv`, :mod:`billing_core.addons`).
 
 Refusals (``DomainError`` with a stable ``code``)::
 
@@ -88,6 +90,16 @@ async def send_reminders(billing: Billing, reminder_days: tuple[int, ...] | list
     return sent
 
 
+async def end_ppv_and_addons(billing: Billing, *, limit: int = 200) -> dict[str, int]:
+    """The scheduler's step after the expiry sweep (which renews base packages first, so an
+    aligned add-on sees its base renewed): ``{"ppv_revoked", "addons_renewed", "addons_expired"}``."""
+    from billing_core import addons, ppv
+
+    revoked = await ppv.revoke_ended(billing, limit=limit)
+    swept = await addons.sweep_addons(billing, limit=limit)
+    return {"ppv_revoked": revoked, "addons_renewed": swept["renewed"], "addons_expired": swept["expired"]}
+
+
 @dataclass(frozen=True, slots=True)
 class Refreshed:
     card: str
@@ -112,4 +124,4 @@ async def refresh_entitlement(billing: Billing, card: str, *, min_interval_s: in
     return Refreshed(sub.card, sub.expires_at, sub.package.products if sub.package else ())
 
 
-__all__ = ["NotActive", "RefreshTooSoon", "Refreshed", "refresh_entitlement", "send_reminders", "sweep_expiry"]
+__all__ = ["NotActive", "RefreshTooSoon", "Refreshed", "refresh_entitlement", "end_ppv_and_addons", "send_reminders", "sweep_expiry"]

@@ -13,7 +13,7 @@ from billing_core.context import Billing
 from billing_core.db import subscriber_store as store
 from billing_core.db.subscriber_store import Package, SubscriberRow
 from billing_core.errors import InvalidInput, InvalidMsisdn, UnknownCard
-from billing_core.renewal import Status, iso
+from billing_core.renewal import DAY_S, Status, iso
 
 PACKAGE_CODE_MAX = 32
 
@@ -50,7 +50,8 @@ def view(row: SubscriberRow, now: int, recent: tuple[dict, ...] = ()) -> Subscri
 # ---- packages ------------------------------------------------------------------------------
 
 async def add_package(billing: Billing, code: str, name: str, days: int, tvu: int,
-                      products: tuple[str, ...] = ()) -> Package:
+                      products: tuple[str, ...] = (), *, kind: str = "base") -> Package:
+    """A package priced in TVU; ``kind`` ``addon`` makes it an add-on (bought on top of a base package)."""
     code = (code or "").strip().upper()
     if not code or len(code) > PACKAGE_CODE_MAX or not code.replace("_", "").replace("-", "").isalnum():
         raise InvalidInput("a package code is 1-32 letters, digits, '-' or '_'")
@@ -62,8 +63,10 @@ async def add_package(billing: Billing, code: str, name: str, days: int, tvu: in
         raise InvalidInput("tvu must be a whole number >= 0")
     if any(not p.strip() or "," in p for p in products):
         raise InvalidInput("products are CAS product ids separated by commas")
+    if kind not in ("base", "addon"):
+        raise InvalidInput("a package is of kind base or addon")
     return await billing.db.write(store.insert_package, code, name, days, tvu,
-                                  tuple(p.strip() for p in products), billing.now())
+                                  tuple(p.strip() for p in products), billing.now(), kind)
 
 
 async def list_packages(billing: Billing) -> list[Package]:
@@ -180,5 +183,36 @@ async def choose_package(billing: Billing, card: str, package: str) -> Subscribe
     return view(await billing.db.write(store.choose_package, card, package.strip().upper(), now), now)
 
 
-__all__ = ["SubscriberView", "Credited", "Status", "add_package", "list_packages", "add_subscriber",
+# ---- package change -------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class PackageChanged:
+    """``upgraded`` (at once; ``credited`` TVU for the old package's unused time) or
+    ``next_renewal`` (a cheaper package, or no running period: taken at the next renewal)."""
+
+    kind: str
+    credited: int
+    subscriber: SubscriberView
+
+
+def unused_tvu(price_tvu: int, days: int, seconds_left: int) -> int:
+    """TVU given back for the unused part of a period: ``floor(price * seconds_left / period)``.
+
+    Stacked periods count whole (more than one period left gives back more than the price);
+    free days granted by an operator count as days left too.
+    """
+    return price_tvu * max(seconds_left, 0) // (days * DAY_S)
+
+
+async def change_package(billing: Billing, card: str, package: str) -> PackageChanged:
+    """Change ``card``'s package: a dearer one during a running period is an upgrade at once
+    (the unused days of the old one credited pro rata, then the new one paid from the wallet
+    with a period from now, one transaction); anything else is the package of the next
+    renewal (:func:`choose_package`)."""
+    card, now = billing.card(card), billing.now()
+    done = await billing.db.write(store.change_package, card, (package or "").strip().upper(), now, unused_tvu)
+    return PackageChanged(done.kind, done.credited, view(done.subscriber, now))
+
+
+__all__ = ["SubscriberView", "PackageChanged", "unused_tvu", "change_package", "Credited", "Status", "add_package", "list_packages", "add_subscriber",
            "find_subscribers", "show_subscriber", "cards_of_phone", "set_language", "choose_package", "credit_tvu", "renew", "view"]

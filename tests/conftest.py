@@ -2,12 +2,18 @@
 
 PostgreSQL is the server of ../shared/peers.md (127.0.0.1:5432, trust auth);
 ``TVTOPUP_TEST_PG`` names another admin URL. Each test gets its own uniquely
-named database, dropped afterwards.
+named database, dropped afterwards. The migrations run once per test session, into a
+template (a SQLite file, a PostgreSQL template database); each test's database is a
+copy of it, which takes a few milliseconds instead of half a second of Alembic.
 """
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
 import os
+import shutil
+import sqlite3
 import uuid
 from pathlib import Path
 
@@ -36,11 +42,11 @@ class FakeClock:
         self.now += seconds
 
 
-async def create_pg_database() -> str:
+async def create_pg_database(template: str | None = None) -> str:
     name = f"tvtopup_test_{uuid.uuid4().hex[:12]}"
     conn = await asyncpg.connect(PG_ADMIN)
     try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
+        await conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
     finally:
         await conn.close()
     base = PG_ADMIN.rsplit("/", 1)[0]
@@ -56,23 +62,53 @@ async def drop_pg_database(url: str) -> None:
         await conn.close()
 
 
+def _run(coro):
+    """Run ``coro`` to completion on its own loop in a thread (callable inside a running loop)."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+_PG_TEMPLATE: dict[str, str] = {}  # the session's migrated template database, made on first use
+
+
 @contextlib.asynccontextmanager
 async def migrated_pg_database():
-    url = await create_pg_database()
+    if "name" not in _PG_TEMPLATE:
+        template = await create_pg_database()
+        await upgrade(template)
+        _PG_TEMPLATE["name"] = template.rsplit("/", 1)[1]
+    url = await create_pg_database(template=_PG_TEMPLATE["name"])
     try:
-        await upgrade(url)
         yield url
     finally:
         await drop_pg_database(url)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_pg_template():
+    yield
+    if "name" in _PG_TEMPLATE:
+        base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
+        _run(drop_pg_database(f"{base}/{_PG_TEMPLATE.pop('name')}"))
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    """A migrated SQLite file, checkpointed so that the file alone is the whole database."""
+    path = tmp_path_factory.mktemp("template") / "tvtopup.db"
+    _run(upgrade(f"sqlite+aiosqlite:///{path}"))
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return path
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def db_url(request, tmp_path):
     """A migrated, empty database URL, once per backend."""
     if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'tvtopup.db'}"
-        await upgrade(url)
-        yield url
+        path = tmp_path / "tvtopup.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite+aiosqlite:///{path}"
         return
     async with migrated_pg_database() as url:
         yield url

@@ -27,9 +27,14 @@ class Event:
     payload: dict[str, Any] = field(default_factory=dict)
 
 
-def grant(card: str, products: tuple[str, ...], until: int, lang: str) -> Event:
-    return Event(GRANT, card, {"event": GRANT, "card": card, "products": list(products),
-                               "until": iso(until), "text": "", "lang": lang})
+def grant(card: str, products: tuple[str, ...], until: int, lang: str, *, starts: int | None = None) -> Event:
+    """Entitle ``card`` to ``products`` until ``until``; ``starts`` (a pay-per-view event not
+    begun yet) adds a ``starts`` key, so grants without one keep the payload they always had."""
+    payload = {"event": GRANT, "card": card, "products": list(products), "until": iso(until), "text": "",
+               "lang": lang}
+    if starts is not None:
+        payload["starts"] = iso(starts)
+    return Event(GRANT, card, payload)
 
 
 def revoke(card: str, products: tuple[str, ...], lang: str) -> Event:

@@ -13,8 +13,9 @@ its unique ``reminders`` row. So two schedulers running at once (a lease that ra
 out under a stalled leader) still renew once, expire once and remind once.
 
 Each round: the expiry sweep (grace period ``grace_s``), then the reminders due
-(``reminder_days`` before expiry), in batches of ``batch_size``, each batch one
-transaction.
+(``reminder_days`` before expiry), then the pay-per-view purchases of ended events are
+revoked (each once: a conditional UPDATE of ``revoked_at``) and the add-ons due renewed
+or expired; in batches of ``batch_size``, each batch one transaction.
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from typing import Any
 
 from billing_core.context import Billing
 from billing_core.db import outbox_store
-from billing_core.notifications import send_reminders, sweep_expiry
+from billing_core.notifications import end_ppv_and_addons, send_reminders, sweep_expiry
 from billing_core.reminders import HOUR_S
 from tv_notify.dispatcher import default_holder
 
@@ -49,6 +50,9 @@ class Scheduler:
         self.renewed = 0
         self.expired = 0
         self.reminded = 0
+        self.ppv_revoked = 0
+        self.addons_renewed = 0
+        self.addons_expired = 0
         self.leading = False
 
     @classmethod
@@ -105,6 +109,13 @@ class Scheduler:
         if any(total.values()):
             log.info("scheduler: %(renewed)d renewed from the wallet, %(expired)d expired, "
                      "%(reminded)d reminded", total)
+        extra = await end_ppv_and_addons(self.billing, limit=self.batch_size)
+        self.ppv_revoked += extra["ppv_revoked"]
+        self.addons_renewed += extra["addons_renewed"]
+        self.addons_expired += extra["addons_expired"]
+        if any(extra.values()):
+            log.info("scheduler: %(ppv_revoked)d pay-per-view revoked, add-ons: %(addons_renewed)d renewed, "
+                     "%(addons_expired)d expired", extra)
         return total
 
     async def run_forever(self, stop: asyncio.Event) -> None:

@@ -17,6 +17,17 @@ NOTICES: dict[str, dict[str, str]] = {
         "reminder_renews": "{package} on card {card} renews from your wallet on {date}: {price} TVU of your {wallet} TVU.",
         "granted": "{days} free days on card {card}: {package} is active until {date}.",
         "refreshed": "Card {card}: your {package} rights were sent again, active until {date}. Keep the decoder on.",
+        "promo_bonus": "{promo}: {tvu} bonus TVU added to card {card}. Wallet: {wallet} TVU.",
+        "promo_addon": "{promo}: {package} free for {days} days on card {card}, until {date}.",
+        "promo_reconnect": "Welcome back! {promo}: {days} free days on card {card}, active until {date}.",
+        "card_swapped": "Your subscription moved from card {old} to card {card}: {package} until {date}, wallet {wallet} TVU.",
+        "ppv_bought": "{title} on card {card}: {start} to {end} UTC. {tvu} TVU paid. Wallet: {wallet} TVU.",
+        "ppv_refunded": "{title} is cancelled: {tvu} TVU back on card {card}. Wallet: {wallet} TVU.",
+        "addon_added": "{package} added to card {card} until {date} for {tvu} TVU. Wallet: {wallet} TVU.",
+        "addon_renewed": "{package} on card {card} renewed until {date} for {tvu} TVU. Wallet: {wallet} TVU.",
+        "addon_expired": "{package} on card {card} has ended. Top up and add it again to watch it.",
+        "upgraded": "Card {card}: {package} until {date}. {credit} TVU credited for unused days. Wallet: {wallet} TVU.",
+        "package_next": "Card {card}: {package} replaces your package at the next renewal, on {date}.",
     },
     "fr": {
         "renewed": "{package} est actif jusqu'au {date}. Solde: {wallet} TVU. Carte {card}.",
@@ -27,6 +38,17 @@ NOTICES: dict[str, dict[str, str]] = {
         "reminder_renews": "{package} sur la carte {card} sera renouvele le {date}: {price} TVU de votre solde de {wallet} TVU.",
         "granted": "{days} jours offerts sur la carte {card}: {package} actif jusqu'au {date}.",
         "refreshed": "Carte {card}: vos droits {package} ont ete renvoyes, actifs jusqu'au {date}. Laissez le decodeur allume.",
+        "promo_bonus": "{promo}: {tvu} TVU offerts sur la carte {card}. Solde: {wallet} TVU.",
+        "promo_addon": "{promo}: {package} offert {days} jours sur la carte {card}, jusqu'au {date}.",
+        "promo_reconnect": "Bon retour! {promo}: {days} jours offerts sur la carte {card}, actif jusqu'au {date}.",
+        "card_swapped": "Abonnement transfere de la carte {old} a la carte {card}: {package} jusqu'au {date}, solde {wallet} TVU.",
+        "ppv_bought": "{title} sur la carte {card}: {start} a {end} UTC. {tvu} TVU payes. Solde: {wallet} TVU.",
+        "ppv_refunded": "{title} est annule: {tvu} TVU rendus a la carte {card}. Solde: {wallet} TVU.",
+        "addon_added": "{package} ajoute a la carte {card} jusqu'au {date} pour {tvu} TVU. Solde: {wallet} TVU.",
+        "addon_renewed": "{package} sur la carte {card} renouvele jusqu'au {date}: {tvu} TVU. Solde: {wallet} TVU.",
+        "addon_expired": "{package} sur la carte {card} est termine. Rechargez et ajoutez-le a nouveau.",
+        "upgraded": "Carte {card}: {package} jusqu'au {date}. {credit} TVU rendus pour les jours restants. Solde: {wallet} TVU.",
+        "package_next": "Carte {card}: {package} remplace votre bouquet au prochain renouvellement, le {date}.",
     },
     "sw": {
         "renewed": "{package} iko hai hadi {date}. Salio: {wallet} TVU. Kadi {card}.",
@@ -37,6 +59,17 @@ NOTICES: dict[str, dict[str, str]] = {
         "reminder_renews": "{package} kwenye kadi {card} itaongezwa kutoka salio {date}: TVU {price} kati ya TVU {wallet}.",
         "granted": "Siku {days} za bure kwenye kadi {card}: {package} iko hai hadi {date}.",
         "refreshed": "Kadi {card}: haki za {package} zimetumwa tena, hai hadi {date}. Acha dekoda ikiwa imewashwa.",
+        "promo_bonus": "{promo}: TVU {tvu} za ziada kwa kadi {card}. Salio: {wallet} TVU.",
+        "promo_addon": "{promo}: {package} bure kwa siku {days} kwenye kadi {card}, hadi {date}.",
+        "promo_reconnect": "Karibu tena! {promo}: siku {days} za bure kwenye kadi {card}, hai hadi {date}.",
+        "card_swapped": "Usajili umehamishwa kutoka kadi {old} hadi kadi {card}: {package} hadi {date}, salio {wallet} TVU.",
+        "ppv_bought": "{title} kwa kadi {card}: {start} hadi {end} UTC. TVU {tvu} zimelipwa. Salio: {wallet} TVU.",
+        "ppv_refunded": "{title} imefutwa: TVU {tvu} zimerudishwa kwa kadi {card}. Salio: {wallet} TVU.",
+        "addon_added": "{package} imeongezwa kwa kadi {card} hadi {date} kwa TVU {tvu}. Salio: {wallet} TVU.",
+        "addon_renewed": "{package} kwa kadi {card} imeongezwa hadi {date} kwa TVU {tvu}. Salio: {wallet} TVU.",
+        "addon_expired": "{package} kwenye kadi {card} imeisha. Ongeza salio uiongeze tena.",
+        "upgraded": "Kadi {card}: {package} hadi {date}. TVU {credit} zimerudishwa kwa siku zilizobaki. Salio: {wallet} TVU.",
+        "package_next": "Kadi {card}: {package} itachukua nafasi ya kifurushi chako {date}.",
     },
 }
 
@@ -63,6 +96,14 @@ REFUSALS: dict[str, dict[str, str]] = {
         "card_not_own": "Only the phone registered to this card can do that.",
         "nothing_to_pay": "The wallet already covers it: renew from the wallet.",
         "unavailable": "Service busy. Please try again in a moment.",
+        "unknown_event": "No such pay-per-view event.",
+        "no_events": "No pay-per-view event is on sale now.",
+        "event_closed": "This event is over or cancelled.",
+        "already_bought": "This card has bought this event already.",
+        "base_not_active": "Renew your package first, then add this.",
+        "addon_active": "This add-on is active on the card already.",
+        "wrong_package_kind": "That package cannot be chosen here.",
+        "same_package": "This card has that package already.",
         "error": "Request not done. Please try again.",
     },
     "fr": {
@@ -84,6 +125,14 @@ REFUSALS: dict[str, dict[str, str]] = {
         "card_not_own": "Seul le telephone enregistre pour cette carte peut le faire.",
         "nothing_to_pay": "Le solde suffit deja: renouvelez depuis le solde.",
         "unavailable": "Service occupe. Reessayez dans un instant.",
+        "unknown_event": "Cet evenement payant n'existe pas.",
+        "no_events": "Aucun evenement payant en vente pour le moment.",
+        "event_closed": "Cet evenement est termine ou annule.",
+        "already_bought": "Cette carte a deja achete cet evenement.",
+        "base_not_active": "Renouvelez d'abord votre bouquet, puis ajoutez ceci.",
+        "addon_active": "Cette option est deja active sur la carte.",
+        "wrong_package_kind": "Ce bouquet ne peut pas etre choisi ici.",
+        "same_package": "Cette carte a deja ce bouquet.",
         "error": "Demande non traitee. Reessayez.",
     },
     "sw": {
@@ -105,6 +154,14 @@ REFUSALS: dict[str, dict[str, str]] = {
         "card_not_own": "Ni simu iliyosajiliwa kwa kadi hii tu inayoweza kufanya hivyo.",
         "nothing_to_pay": "Salio linatosha tayari: lipia kutoka salio.",
         "unavailable": "Huduma ina shughuli. Jaribu tena baadaye kidogo.",
+        "unknown_event": "Tukio hilo la kulipia halipo.",
+        "no_events": "Hakuna tukio la kulipia linalouzwa sasa.",
+        "event_closed": "Tukio hili limeisha au limefutwa.",
+        "already_bought": "Kadi hii imeshanunua tukio hili.",
+        "base_not_active": "Lipia kifurushi chako kwanza, kisha ongeza hiki.",
+        "addon_active": "Nyongeza hii iko hai kwenye kadi tayari.",
+        "wrong_package_kind": "Kifurushi hicho hakiwezi kuchaguliwa hapa.",
+        "same_package": "Kadi hii ina kifurushi hicho tayari.",
         "error": "Ombi halikufanyika. Jaribu tena.",
     },
 }
@@ -121,6 +178,20 @@ def notice(code: str, lang: str, **values: object) -> str:
     """The notice ``code`` in ``lang`` (English when the language has none)."""
     catalogue = NOTICES.get(lang) or NOTICES["en"]
     return catalogue[code].format(**values)
+
+
+TITLE_MAX = 24  # event titles in notices
+
+
+def short_title(title: str) -> str:
+    """An event's title cut to fit a notice."""
+    title = " ".join(title.split())
+    return title if len(title) <= TITLE_MAX else title[:TITLE_MAX - 2] + ".."
+
+
+def moment(ts: int) -> str:
+    """A time as subscribers read it in notices (UTC): ``2026-12-21 20:00``."""
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M")
 
 
 def day(ts: int | None) -> str:

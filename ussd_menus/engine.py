@@ -19,7 +19,7 @@ Nodes::
     Route    no screen: the first branch whose predicate holds
     Do       no screen: run a command; the next node depends on the outcome's code
     Menu     fixed choices (each may have a predicate)
-    Pick     a list from the session (cards, packages), paged with 98
+    Pick     a list from the session (cards, packages, events), paged with 98
     Ask      free input read by a parser (``secret``: never logged)
     Confirm  1 yes (goto), 2 no (back)
     Show     information, then back or main menu
@@ -70,6 +70,19 @@ class PackageFact:
 
 
 @dataclass(frozen=True, slots=True)
+class EventFact:
+    """A pay-per-view event on sale, as the menus show it (title shortened, start as read)."""
+
+    code: str
+    title: str
+    tvu: int
+    starts: str  # "12-21 20:00"
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__slots__}
+
+
+@dataclass(frozen=True, slots=True)
 class Env:
     """The operator's side of every screen: fixed while the gateway runs."""
 
@@ -100,6 +113,7 @@ class Session:
     hops: int = 0
     last: str = ""  # the last screen shown, for a retried hop
     ended: bool = False
+    events: tuple[EventFact, ...] = ()  # pay-per-view events on sale
 
     def card(self) -> CardFact | None:
         chosen = self.data.get("card")
@@ -110,14 +124,16 @@ class Session:
             "sid": self.sid, "msisdn": self.msisdn, "lang": self.lang, "node": self.node, "data": dict(self.data),
             "back": list(self.back), "page": self.page, "cards": [c.to_json() for c in self.cards],
             "packages": [p.to_json() for p in self.packages], "seen": self.seen, "hops": self.hops,
-            "last": self.last, "ended": self.ended}, separators=(",", ":"))
+            "last": self.last, "ended": self.ended, "events": [e.to_json() for e in self.events]},
+            separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str) -> Session:
         d = json.loads(text)
         return cls(d["sid"], d["msisdn"], d["lang"], d["node"], d["data"], tuple(d["back"]), d["page"],
                    tuple(CardFact(**c) for c in d["cards"]), tuple(PackageFact(**p) for p in d["packages"]),
-                   d["seen"], d["hops"], d["last"], d["ended"])
+                   d["seen"], d["hops"], d["last"], d["ended"],
+                   tuple(EventFact(**e) for e in d.get("events", ())))
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +154,7 @@ class Outcome:
     cards: tuple[CardFact, ...] | None = None
     packages: tuple[PackageFact, ...] | None = None
     lang: str | None = None
+    events: tuple[EventFact, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,7 +206,7 @@ class Menu:
 @dataclass(frozen=True, slots=True)
 class Pick:
     title: str
-    source: str  # "cards" | "packages"
+    source: str  # "cards" | "packages" | "events"
     store: str
     goto: str
 
@@ -288,6 +305,7 @@ def after(graph: Graph, env: Env, session: Session, outcome: Outcome) -> Turn:
             if k not in graph.secrets}
     session = replace(session, data=data, cards=session.cards if outcome.cards is None else outcome.cards,
                       packages=session.packages if outcome.packages is None else outcome.packages,
+                      events=session.events if outcome.events is None else outcome.events,
                       lang=outcome.lang or session.lang)
     routes = dict(node.outcomes)
     return _enter(graph, env, session, routes.get(outcome.code) or routes["*"])
@@ -382,6 +400,8 @@ def _items(session: Session, node: Pick) -> list[tuple[str, str]]:
     """(value stored, label) of each item of the list."""
     if node.source == "cards":
         return [(c.card, f"{c.card} {c.package_name}".strip()) for c in session.cards]
+    if node.source == "events":
+        return [(e.code, f"{e.title} {e.starts} {e.tvu} TVU") for e in session.events]
     return [(p.code, f"{p.name} {p.tvu} TVU") for p in session.packages]
 
 
@@ -448,6 +468,9 @@ def _values(session: Session, env: Env) -> dict[str, str]:
     if chosen:
         values.update(pkg=chosen.name, pkg_tvu=str(chosen.tvu), pkg_days=str(chosen.days))
         values["amount"] = pay_amount(env, chosen.tvu, card.wallet_tvu if card and card.own else 0)
+    event = next((e for e in session.events if e.code == session.data.get("event")), None)
+    if event:
+        values.update(ev=event.title, ev_tvu=str(event.tvu), ev_starts=event.starts)
     values["provider"] = render(session.lang, f"provider_{env.pay_provider}", {})
     return values
 
@@ -467,6 +490,6 @@ def pay_amount(env: Env, price_tvu: int, wallet_tvu: int) -> str:
     return f"{env.currency} {whole}" + (f".{frac:0{env.exponent}d}" if env.exponent else "")
 
 
-__all__ = ["SCREEN_MAX", "CardFact", "PackageFact", "Env", "Session", "Command", "Outcome", "Reply", "Turn",
+__all__ = ["SCREEN_MAX", "CardFact", "PackageFact", "EventFact", "Env", "Session", "Command", "Outcome", "Reply", "Turn",
            "Choice", "Route", "Do", "Menu", "Pick", "Ask", "Confirm", "Show", "End", "Graph", "begin", "step",
            "after", "pay_amount", "pay_minor"]

@@ -2,8 +2,10 @@
 
 Commands the caller runs (``gateway.ussd.commands``): ``cards`` (the phone's cards and
 language), ``lookup`` (a card typed by a phone with none), ``show`` (fresh balance),
-``packages``, ``redeem``, ``renew``, ``pay`` (queued: mobile money asks the phone),
-``refresh`` and ``lang``.
+``packages``, ``redeem``, ``renew``, ``switch`` (a package change now: an upgrade
+credits the unused days, a cheaper package waits for the next renewal), ``pay`` (queued:
+mobile money asks the phone), ``refresh``, ``lang``, ``ppv_events`` (events on sale) and
+``ppv`` (buy one from the wallet).
 """
 from __future__ import annotations
 
@@ -24,7 +26,14 @@ def _can_pay_mobile(s: Session, env: Env) -> bool:
     return card.own or s.data.get("package") == card.package
 
 
+def _can_switch(s: Session, env: Env) -> bool:
+    """A different package chosen for the phone's own card during a running period."""
+    card = s.card()
+    return bool(card and card.own and card.status == "active" and s.data.get("package") != card.package)
+
+
 PREDICATES = {
+    "can_switch": _can_switch,
     "no_cards": lambda s, env: not s.cards,
     "card_chosen": lambda s, env: s.card() is not None,
     "several_cards": lambda s, env: sum(c.own for c in s.cards) > 1,
@@ -52,6 +61,7 @@ NODES = {
         Choice("menu_language", "language"),
         Choice("menu_other_card", "pick_card", when="several_cards"),
         Choice("menu_help", "help"),
+        Choice("menu_ppv", "ppv_do"),
     ), root=True),
     # balance
     "balance_do": Do("show", (("ok", "balance_route"), _REFUSED), args=("card",)),
@@ -70,7 +80,11 @@ NODES = {
     "pay_method": Menu("pay_title", (
         Choice("pay_wallet", "confirm_wallet", when="own_card"),
         Choice("pay_mobile", "confirm_mobile", when="can_pay_mobile"),
+        Choice("pay_switch", "confirm_switch", when="can_switch"),
     )),
+    "confirm_switch": Confirm("confirm_switch", "switch_do"),
+    "switch_do": Do("switch", (("ok", "renewed"), ("later", "switch_later"), _REFUSED), args=("card", "package")),
+    "switch_later": End("switch_later"),
     "confirm_wallet": Confirm("confirm_wallet", "renew_do"),
     "renew_do": Do("renew", (("ok", "renewed"), _REFUSED), args=("card", "package")),
     "renewed": End("renewed"),
@@ -89,6 +103,14 @@ NODES = {
     )),
     "lang_do": Do("lang", (("ok", "main"), _REFUSED), args=("lang", "card")),
     "help": Show("help"),
+    # pay-per-view
+    "ppv_do": Do("ppv_events", (("ok", "ppv_list"), _REFUSED)),
+    "ppv_list": Pick("ppv_title", "events", "event", "ppv_route"),
+    "ppv_route": Route((("own_card", "ppv_confirm"), ("", "ppv_not_own"))),
+    "ppv_not_own": End("ppv_not_own"),
+    "ppv_confirm": Confirm("ppv_confirm", "ppv_buy"),
+    "ppv_buy": Do("ppv", (("ok", "ppv_bought"), _REFUSED), args=("card", "event")),
+    "ppv_bought": End("ppv_bought"),
     "refused": End("refused"),
 }
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, bindparam, select, update
 
 from billing_core import ledger
-from billing_core.db import ledger_store, subscriber_store
+from billing_core.db import ledger_store, promo_store, subscriber_store
 from billing_core.db.dialect import insert_ignore
 from billing_core.db.fast import Fast
 from billing_core.db.schema import payment_requests, payments, subscribers
@@ -93,6 +93,8 @@ def record(conn: Connection, notice: PaymentNotice, card: str | None, rates: Rat
         entry_id = ledger_store.post(conn, ledger.to_suspense(notice.provider, notice.amount, ref), now)
         _settle(conn, inserted, "suspense", applied, None, 0, entry_id, False, now)
         applied = Applied(None, 0, False, applied)
+    else:  # promotions (bonus TVU, free add-on weeks): same transaction; a dict lookup when none runs
+        promo_store.apply_payment_promotions(conn, applied.card, applied.tvu, notice.amount, now)
     return Payment(inserted, notice.provider, notice.txid, notice.account[:40], applied.card, notice.amount,
                    applied.tvu, "suspense" if applied.reason else "credited", applied.reason, applied.renewed,
                    received_at, notice.created_by[:64])

@@ -8,7 +8,7 @@ from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from billing_core import ledger
-from billing_core.db import ledger_store, outbox_store
+from billing_core.db import ledger_store, outbox_store, promo_store
 from billing_core.db.fast import Fast, insert_of
 from billing_core.db.schema import account_balances, journal_entries, packages, postings, renewals, subscribers
 from billing_core.errors import AlreadyExists, InsufficientWallet, SubscriberBlocked, UnknownCard, UnknownPackage
@@ -149,11 +149,21 @@ def find_subscribers(conn: Connection, *, card: str | None = None, msisdn: str |
 def choose_package(conn: Connection, card: str, package_code: str, now: int) -> SubscriberRow:
     """Make ``package_code`` the package of ``card``'s next renewal (nothing is charged now)."""
     sub = lock_subscriber(conn, card)
-    pkg = package_by_code(conn, package_code)
+    pkg = _base_package(conn, package_code)
     if sub.status is Status.SUSPENDED:
         raise SubscriberBlocked(f"card {card} is suspended")
     conn.execute(update(subscribers).where(subscribers.c.id == sub.id).values(package_id=pkg.id, updated_at=now))
     return _with(sub, package=pkg)
+
+
+def _base_package(conn: Connection, code: str) -> Package:
+    """A package a subscriber can have as its own (an add-on is bought on top, never renewed into)."""
+    from billing_core.errors import WrongPackageKind
+
+    pkg = package_by_code(conn, code)
+    if pkg.kind != "base":
+        raise WrongPackageKind(f"{code} is an add-on: add it on top of a package")
+    return pkg
 
 
 def set_lang(conn: Connection, msisdn: str, lang: str, now: int, card: str | None = None) -> int:
@@ -210,7 +220,7 @@ def renew(conn: Connection, card: str, now: int, *, package_code: str | None = N
     """An explicit renewal: at once, stacked on the current period, paid from the wallet."""
     sub = lock_subscriber(conn, card)
     if package_code is not None and (sub.package is None or sub.package.code != package_code):
-        sub = _with(sub, package=package_by_code(conn, package_code))
+        sub = _with(sub, package=_base_package(conn, package_code))
         conn.execute(update(subscribers).where(subscribers.c.id == sub.id).values(package_id=sub.package.id))
     if sub.package is None:
         raise UnknownPackage(f"card {card} has no package")
@@ -242,6 +252,7 @@ def renew_locked(conn: Connection, sub: SubscriberRow, now: int, *, reason: str)
         "subscriber_id": sub.id, "package_id": pkg.id, "starts_at": next_period.starts_at,
         "ends_at": next_period.ends_at, "tvu": pkg.tvu, "reason": reason, "entry_id": entry_id, "created_at": now})
     renewed = _with(sub, status=Status.ACTIVE, expires_at=next_period.ends_at, wallet_tvu=sub.wallet_tvu - pkg.tvu)
+    renewed = promo_store.apply_renewal_promotions(conn, sub, renewed, now, reason)  # promotions: discount, reconnect days
     outbox_store.enqueue(conn, _renewed_events(renewed), now)
     return renewed
 
@@ -345,7 +356,8 @@ def _renew_many(conn: Connection, subs: list[SubscriberRow], now: int) -> None:
         periods.append({"subscriber_id": sub.id, "package_id": pkg.id, "starts_at": next_period.starts_at,
                         "ends_at": next_period.ends_at, "tvu": pkg.tvu, "reason": "expiry", "entry_id": entry_id,
                         "created_at": now})
-        notices += _renewed_events(_with(sub, expires_at=next_period.ends_at, wallet_tvu=sub.wallet_tvu - pkg.tvu))
+        notices += _renewed_events(promo_store.apply_renewal_promotions(  # promotions: discount
+            conn, sub, _with(sub, expires_at=next_period.ends_at, wallet_tvu=sub.wallet_tvu - pkg.tvu), now, "expiry"))
     _SET_STATUS.many(conn, statuses)
     _INSERT_RENEWAL.many(conn, periods)
     outbox_store.enqueue(conn, notices, now)
@@ -483,3 +495,62 @@ def _refused(conn: Connection, card: str, now: int, min_interval_s: int) -> Refr
     if row.status != Status.ACTIVE.value or row.expires_at is None or row.expires_at <= now:
         return RefreshOutcome("not_active")
     return RefreshOutcome("too_soon", retry_after_s=max(1, (row.last_refresh_at or now) + min_interval_s - now))
+
+
+# ---- package change (upgrade now, downgrade at the next renewal) ---------------------------------
+
+@dataclass(frozen=True, slots=True)
+class PackageChange:
+    """``upgraded`` (at once, ``credited`` TVU for the old package's unused time) or ``next_renewal``."""
+
+    kind: str
+    credited: int
+    subscriber: SubscriberRow
+
+
+def change_package(conn: Connection, card: str, package_code: str, now: int, unused) -> PackageChange:
+    """Upgrade at once to a dearer package during a running period, else choose the package
+    of the next renewal. ``unused(price_tvu, days, seconds_left)`` is the TVU given back
+    for the old package's unused time (``billing_core.subscriptions.unused_tvu``).
+
+    An upgrade is one transaction: the credit (``upgrade_credit``: ``tvu:earned`` to the
+    wallet), then the new package's sale, a new period from now, its grant (and a revoke of
+    old products it lacks), one notice.
+    """
+    from billing_core.errors import SamePackage
+
+    sub = lock_subscriber(conn, card)
+    new = _base_package(conn, package_code)
+    old = sub.package
+    if sub.status is Status.SUSPENDED:
+        raise SubscriberBlocked(f"card {card} is suspended")
+    if old is not None and old.id == new.id:
+        raise SamePackage(f"card {card} has {new.code} already")
+    if old is None or not sub.subscription().is_active(now) or new.tvu <= old.tvu:
+        conn.execute(update(subscribers).where(subscribers.c.id == sub.id).values(package_id=new.id, updated_at=now))
+        chosen = _with(sub, package=new)
+        text = notice("package_next", sub.lang, card=card, package=new.name, date=day(sub.expires_at))
+        outbox_store.enqueue(conn, [events.sms(card, sub.msisdn, text, sub.lang)], now)
+        return PackageChange("next_renewal", 0, chosen)
+    credit = unused(old.tvu, old.days, sub.expires_at - now)
+    if sub.wallet_tvu + credit < new.tvu:
+        raise InsufficientWallet(f"{new.code} costs {new.tvu} TVU; wallet {sub.wallet_tvu} + {credit} unused TVU")
+    if credit:
+        ledger_store.post(conn, ledger.upgrade_credit(card, credit, f"upgrade:{card}"), now)
+    ends_at = now + new.days * 86_400
+    entry_id = ledger_store.post(conn, ledger.package_sale(card, new.tvu, f"renewal:{card}"), now) if new.tvu else None
+    _SET_STATUS.execute(conn, {"sid": sub.id, "status": Status.ACTIVE.value, "expires_at": ends_at, "updated_at": now})
+    conn.execute(update(subscribers).where(subscribers.c.id == sub.id).values(package_id=new.id))
+    _INSERT_RENEWAL.execute(conn, {
+        "subscriber_id": sub.id, "package_id": new.id, "starts_at": now, "ends_at": ends_at, "tvu": new.tvu,
+        "reason": "upgrade", "entry_id": entry_id, "created_at": now})
+    upgraded = _with(sub, package=new, status=Status.ACTIVE, expires_at=ends_at,
+                     wallet_tvu=sub.wallet_tvu + credit - new.tvu)
+    text = notice("upgraded", sub.lang, card=card, package=new.name, date=day(ends_at), credit=credit,
+                  wallet=upgraded.wallet_tvu)
+    dropped = tuple(p for p in old.products if p not in new.products)
+    notices = [events.revoke(card, dropped, sub.lang)] if dropped else []
+    outbox_store.enqueue(conn, notices + [events.grant(card, new.products, ends_at, sub.lang),
+                                          events.osd(card, text, sub.lang),
+                                          events.sms(card, sub.msisdn, text, sub.lang)], now)
+    return PackageChange("upgraded", credit, upgraded)

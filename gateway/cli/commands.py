@@ -15,12 +15,12 @@ from billing_core.db.migrate import upgrade
 from billing_core.errors import InvalidInput
 from billing_core.renewal import parse_iso
 from config.settings import Settings
-from gateway.cli import admin, cards, dealers, events, sms, ussd
+from gateway.cli import admin, cards, dealers, events, ppv, sms, stock, ussd
 from gateway.cli.output import emit
 from gateway.providers.mpesa.cli import register_reconcile
 
 SUBSCRIBER_COLUMNS = ("card", "msisdn", "name", "lang", "status", "package", "expires_at", "wallet_tvu", "recent")
-PACKAGE_COLUMNS = ("code", "name", "days", "tvu", "products")
+PACKAGE_COLUMNS = ("code", "name", "days", "tvu", "products", "kind")
 
 
 @contextlib.asynccontextmanager
@@ -82,19 +82,22 @@ def register_package(verbs, common) -> None:
     add.add_argument("--days", type=int, required=True)
     add.add_argument("--tvu", type=int, required=True)
     add.add_argument("--products", default="", help="CAS product ids, comma-separated")
+    add.add_argument("--addon", action="store_true", help="an add-on, bought on top of a base package")
     add.set_defaults(run=_package_add)
     lst = actions.add_parser("list", parents=[common], help="list packages")
     lst.set_defaults(run=_package_list)
 
 
 def _package_json(pkg) -> dict:
-    return {"code": pkg.code, "name": pkg.name, "days": pkg.days, "tvu": pkg.tvu, "products": list(pkg.products)}
+    data = {"code": pkg.code, "name": pkg.name, "days": pkg.days, "tvu": pkg.tvu, "products": list(pkg.products)}
+    return {**data, "kind": pkg.kind} if pkg.kind != "base" else data  # base packages keep their original keys
 
 
 async def _package_add(settings: Settings, args) -> int:
     products = tuple(p.strip() for p in args.products.split(",") if p.strip())
     async with open_billing(settings) as billing:
-        pkg = await subs.add_package(billing, args.code, args.name, args.days, args.tvu, products)
+        pkg = await subs.add_package(billing, args.code, args.name, args.days, args.tvu, products,
+                                     kind="addon" if args.addon else "base")
     emit(_package_json(pkg), as_json=args.json, columns=PACKAGE_COLUMNS)
     return 0
 
@@ -125,6 +128,8 @@ def register_subscriber(verbs, common) -> None:
     imp.add_argument("file", type=Path, metavar="FILE.csv")
     imp.set_defaults(run=_subscriber_import)
     events.register_grant_days(actions, common)
+    stock.register_swap_card(actions, common)
+    ppv.register_subscriber_verbs(actions, common)
 
 
 async def _subscriber_add(settings: Settings, args) -> int:
@@ -220,6 +225,7 @@ def register_report(verbs, common) -> None:
     cards.register_report_cards(kinds, common)
     admin.register_reports(kinds, common)  # sales, renewals, expiring
     dealers.register_report_dealers(kinds, common)
+    stock.register_reports(kinds, common)  # sites, promos, decoders
 
 
 def _period(args) -> tuple[int | None, int | None]:
@@ -254,4 +260,4 @@ async def _report_ledger(settings: Settings, args) -> int:
 
 REGISTRY = [register_serve, register_db, register_package, register_subscriber, register_payment, register_report,
             register_reconcile, cards.register, events.register, ussd.register, sms.register, dealers.register,
-            admin.register]
+            admin.register, ppv.register, stock.register]

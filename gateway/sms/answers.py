@@ -2,7 +2,8 @@
 
 The same use cases as USSD: ``show_subscriber``/``cards_of_phone`` (BAL),
 ``redeem_card`` (TOPUP, under the wrong-PIN lockout), ``renew`` (RENEW),
-``refresh_entitlement`` (REFRESH), ``set_language`` (LANG).
+``refresh_entitlement`` (REFRESH), ``set_language`` (LANG), ``buy_event`` (PPV, own cards
+only: it spends the wallet).
 
 Which card: the one named, else the phone's only card; a phone with several cards is
 asked which. A card named that is not registered to the sending phone shows status and
@@ -21,15 +22,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from billing_core import cards, notifications, subscriptions
+from billing_core import cards, notifications, ppv, subscriptions
 from billing_core.context import Billing
 from billing_core.errors import DomainError
 from billing_core.lockouts import Lockouts
 from billing_core.subscriptions import SubscriberView
 from gateway.sms import replies
-from gateway.sms.commands import (BAL, HELP, INVALID_CARD, LANG, PIN_MALFORMED, REFRESH, RENEW, TOPUP,
+from gateway.sms.commands import (BAL, HELP, INVALID_CARD, LANG, PIN_MALFORMED, PPV, REFRESH, RENEW, TOPUP,
                                   UNKNOWN_COMMAND, Command, ParseError)
-from tv_notify.texts import day, notice, refusal
+from tv_notify.texts import day, moment, notice, refusal, short_title
 
 NOT_YOUR_CARD = "not_your_card"
 
@@ -97,6 +98,8 @@ async def answer(billing: Billing, lockouts: Lockouts, who: Sender, parsed: Comm
             return await _refresh(billing, who, parsed, refresh_min_interval_s)
         if parsed.verb == LANG:
             return await _language(billing, who, parsed)
+        if parsed.verb == PPV:
+            return await _ppv(billing, who, parsed)
         return Answer(replies.reply("help", who.lang), who.lang, who.filed_under)
     except _Answered as answered:
         return answered.answer
@@ -195,6 +198,15 @@ async def _refresh(billing: Billing, who: Sender, command: Command, min_interval
     text = notice("refreshed", mine.lang, card=mine.card, package=replies.package_name(mine.package_name),
                   date=day(done.expires_at))
     return Answer(text, mine.lang, mine.card)
+
+
+async def _ppv(billing: Billing, who: Sender, command: Command) -> Answer:
+    mine = _mine_only(who, command)
+    done = await ppv.buy_event(billing, mine.card, command.event or "", channel="sms", msisdn=who.msisdn)
+    sub, event = done.subscriber, done.event
+    text = notice("ppv_bought", sub.lang, title=short_title(event.title), card=sub.card, start=moment(event.starts_at),
+                  end=moment(event.ends_at), tvu=event.tvu, wallet=sub.wallet_tvu)
+    return Answer(text, sub.lang, sub.card, queue=False)  # ppv_store.buy queued this notice to the card's phone
 
 
 async def _language(billing: Billing, who: Sender, command: Command) -> Answer:

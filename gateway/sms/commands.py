@@ -9,6 +9,7 @@ The commands (``[...]`` optional), each with its keywords in English, French and
     RENEW [CODE] [CARD]   RENEW             RENOUVELER          LIPIA, HUISHA
     REFRESH [CARD]        REFRESH           ACTUALISER          SASISHA
     LANG en|fr|sw         LANG, LANGUAGE    LANGUE              LUGHA
+    PPV CODE [CARD]       PPV, EVENT        EVENEMENT           TUKIO
     HELP                  HELP, ?           AIDE                MSAADA, SAIDIA
                           (and any text that is no command)
 
@@ -20,7 +21,8 @@ least 4 letters (``TOPUO``, ``BALL``, ``SOLD``). Keywords of different commands 
 least 3 edits apart, so one typo never turns a command into another.
 
 ``RENEW`` without a code renews the card's current package. A package code has a
-letter in it; an all-digit word is a card number.
+letter in it; an all-digit word is a card number. ``PPV`` names one pay-per-view event
+by its code (which has a letter in it too).
 """
 from __future__ import annotations
 
@@ -32,8 +34,8 @@ from billing_core.pins import PIN_LENGTH_MAX as PIN_MAX
 from billing_core.pins import PIN_LENGTH_MIN as PIN_MIN
 from billing_core.pins import damm_ok
 
-BAL, TOPUP, RENEW, REFRESH, LANG, HELP = "bal", "topup", "renew", "refresh", "lang", "help"
-VERBS = (BAL, TOPUP, RENEW, REFRESH, LANG, HELP)
+BAL, TOPUP, RENEW, REFRESH, LANG, HELP, PPV = "bal", "topup", "renew", "refresh", "lang", "help", "ppv"
+VERBS = (BAL, TOPUP, RENEW, REFRESH, LANG, HELP, PPV)
 
 # keyword -> (verb, language the keyword is in)
 KEYWORDS: dict[str, tuple[str, str]] = {
@@ -44,6 +46,7 @@ KEYWORDS: dict[str, tuple[str, str]] = {
     "REFRESH": (REFRESH, "en"), "ACTUALISER": (REFRESH, "fr"), "SASISHA": (REFRESH, "sw"),
     "LANG": (LANG, "en"), "LANGUAGE": (LANG, "en"), "LANGUE": (LANG, "fr"), "LUGHA": (LANG, "sw"),
     "HELP": (HELP, "en"), "AIDE": (HELP, "fr"), "MSAADA": (HELP, "sw"), "SAIDIA": (HELP, "sw"),
+    "PPV": (PPV, "en"), "EVENT": (PPV, "en"), "EVENEMENT": (PPV, "fr"), "TUKIO": (PPV, "sw"),
 }
 FUZZY_MIN_LETTERS = 4  # a typo is forgiven when the word or the keyword is at least this long
 
@@ -64,7 +67,9 @@ PIN_MALFORMED = "pin_malformed"
 INVALID_CARD = "invalid_card"
 PACKAGE_UNCLEAR = "package_unclear"
 LANG_MISSING = "lang_missing"
-PARSE_ERRORS = (UNKNOWN_COMMAND, PIN_MISSING, PIN_MALFORMED, INVALID_CARD, PACKAGE_UNCLEAR, LANG_MISSING)
+EVENT_UNCLEAR = "event_unclear"
+PARSE_ERRORS = (UNKNOWN_COMMAND, PIN_MISSING, PIN_MALFORMED, INVALID_CARD, PACKAGE_UNCLEAR, LANG_MISSING,
+                EVENT_UNCLEAR)
 
 TEXT_MAX = 480  # longer texts are cut: nobody types a command this long, and parsing stays cheap
 
@@ -88,6 +93,7 @@ class Command:
     pin: str | None = None  # TOPUP: the digits of the PIN (its check digit is checked by the redemption)
     package: str | None = None  # RENEW: the package code, upper case (None: the current package)
     choice: str | None = None  # LANG: the language chosen
+    event: str | None = None  # PPV: the event code, upper case
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +210,16 @@ def _renew(verb: str, lang: str, args: list[str], grammar: Grammar) -> Command |
     return Command(verb, lang, card=card, package=codes[0] if codes else None)
 
 
+def _ppv(verb: str, lang: str, args: list[str], grammar: Grammar) -> Command | ParseError:
+    codes = [w for w in args if not _is_number(w)]
+    if len(codes) != 1:
+        return ParseError(EVENT_UNCLEAR, verb, lang)
+    card, ok = _card(_groups(args), grammar)
+    if not ok:
+        return ParseError(INVALID_CARD, verb, lang)
+    return Command(verb, lang, card=card, event=codes[0])
+
+
 def _language(verb: str, lang: str, args: list[str], grammar: Grammar) -> Command | ParseError:
     choice = LANGUAGE_WORDS.get(args[0]) if args else None
     return Command(verb, lang, choice=choice) if choice else ParseError(LANG_MISSING, verb, lang)
@@ -250,8 +266,9 @@ def _pin_and_card(words: list[list[str]], grammar: Grammar) -> tuple[str, str | 
     return pin, card
 
 
-_ARGUMENTS = {BAL: _card_only, TOPUP: _topup, RENEW: _renew, REFRESH: _card_only, LANG: _language, HELP: _no_args}
+_ARGUMENTS = {BAL: _card_only, TOPUP: _topup, RENEW: _renew, REFRESH: _card_only, LANG: _language, HELP: _no_args,
+              PPV: _ppv}
 
 
 __all__ = ["Command", "ParseError", "Grammar", "parse", "keyword", "typo_distance", "KEYWORDS", "VERBS",
-           "LANGUAGE_WORDS", "PARSE_ERRORS", "BAL", "TOPUP", "RENEW", "REFRESH", "LANG", "HELP"]
+           "LANGUAGE_WORDS", "PARSE_ERRORS", "BAL", "TOPUP", "RENEW", "REFRESH", "LANG", "HELP", "PPV"]

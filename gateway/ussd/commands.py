@@ -7,19 +7,20 @@ records nothing itself and only queues the provider call (:class:`PaymentStarter
 which records the request before it asks the phone; the subscriber learns the result by
 SMS.
 
-Authority comes from the server-side session: ``renew`` and package changes only for
-cards registered to the calling phone; any card may be paid for, topped up with a
-scratch card, or refreshed.
+Authority comes from the server-side session: ``renew``, package changes (``switch``)
+and pay-per-view purchases (``ppv``) only for cards registered to the calling phone;
+any card may be paid for, topped up with a scratch card, or refreshed.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
+from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable
 
 from billing_core import cards as card_cases
-from billing_core import notifications
+from billing_core import notifications, ppv
 from billing_core import subscriptions as subs
 from billing_core.context import Billing
 from billing_core.errors import DomainError
@@ -31,11 +32,12 @@ from gateway.providers.http import ProviderError
 from gateway.state.store import StateUnavailable
 from gateway.ussd.sessions import UssdSessions
 from tv_notify.texts import day
-from ussd_menus.engine import CardFact, Command, Env, Outcome, PackageFact, Session, pay_minor
+from ussd_menus.engine import CardFact, Command, Env, EventFact, Outcome, PackageFact, Session, pay_minor
 
 log = logging.getLogger("tvtopup.ussd")
 NAME_MAX = 20  # package names on a screen
 PACKAGES_TTL_S = 30.0
+EVENTS_LISTED_MAX = 30  # pay-per-view events offered on the menu, soonest first
 
 Start = Callable[[str, str, Money], Awaitable[Any]]  # (card, msisdn, amount) -> the provider's request
 
@@ -142,6 +144,27 @@ class CommandRunner:
         view = await subs.renew(self.billing, card, package)
         return Outcome(cards=self._with(session, view, True, await self._prices()))
 
+    async def _switch(self, session: Session, card: str, package: str) -> Outcome:
+        """A package change now: ``ok`` when upgraded (unused days credited), ``later`` when the
+        package waits for the next renewal."""
+        if not _own(session, card):
+            return Outcome("card_not_own")
+        done = await subs.change_package(self.billing, card, package)
+        cards = self._with(session, done.subscriber, True, await self._prices())
+        return Outcome("ok" if done.kind == "upgraded" else "later", cards=cards)
+
+    async def _ppv_events(self, session: Session) -> Outcome:
+        found = (await ppv.list_events(self.billing, on_sale=True))[:EVENTS_LISTED_MAX]
+        if not found:
+            return Outcome("no_events")
+        return Outcome(events=tuple(EventFact(e.code, _short(e.title), e.tvu, _starts(e.starts_at)) for e in found))
+
+    async def _ppv(self, session: Session, card: str, event: str) -> Outcome:
+        if not _own(session, card):
+            return Outcome("card_not_own")
+        done = await ppv.buy_event(self.billing, card, event, channel="ussd", msisdn=session.msisdn)
+        return Outcome(cards=self._with(session, done.subscriber, True, await self._prices()))
+
     async def _pay(self, session: Session, card: str, package: str) -> Outcome:
         fact = session.card()
         prices = await self._prices()
@@ -188,6 +211,11 @@ class CommandRunner:
 
 def _own(session: Session, card: str) -> bool:
     return any(c.card == card and c.own for c in session.cards)
+
+
+def _starts(ts: int) -> str:
+    """An event's start on a screen (UTC, as the notices): ``12-21 20:00``."""
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%m-%d %H:%M")
 
 
 def _short(name: str) -> str:

@@ -64,6 +64,11 @@ PIN = "12345678901234"
     ("RENOUVELLER", Command("renew", "fr")),
     ("LAN EN", Command("lang", "en", choice="en")),
     ("HLEP", Command("help", "en")),
+    ("PPV FIGHT", Command("ppv", "en", event="FIGHT")),
+    ("ppv ufc-300 4000-0001", Command("ppv", "en", event="UFC-300", card="40000001")),
+    ("Event: Fight", Command("ppv", "en", event="FIGHT")),
+    ("evenement code FIGHT carte 40000001", Command("ppv", "fr", event="FIGHT", card="40000001")),
+    ("Tukio FIGHT", Command("ppv", "sw", event="FIGHT")),
 ])
 def test_examples(text, expected) -> None:
     assert parse(text) == expected
@@ -85,6 +90,9 @@ def test_examples(text, expected) -> None:
     ("RENEW BASIC PREMIUM", "package_unclear", "renew"),
     ("LANG", "lang_missing", "lang"),
     ("LANG de", "lang_missing", "lang"),
+    ("PPV", "event_unclear", "ppv"),
+    ("PPV FIGHT FINAL", "event_unclear", "ppv"),
+    ("PPV FIGHT 123", "invalid_card", "ppv"),
 ])
 def test_errors(text, code, verb) -> None:
     error = parse(text)

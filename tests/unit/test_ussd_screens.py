@@ -14,15 +14,17 @@ import pytest
 
 from tv_notify.texts import REFUSALS
 from ussd_menus import engine
-from ussd_menus.engine import CardFact, Command, End, Env, Outcome, PackageFact, Session
+from ussd_menus.engine import CardFact, Command, End, Env, EventFact, Outcome, PackageFact, Session
 from ussd_menus.menus import SELF_SERVICE as GRAPH
 from ussd_menus.texts import catalogue, languages
 
 LONG = "X" * 19 + "."  # a package name as shortened for screens
 CARDS = (CardFact("9" * 20, "P0", LONG, 9_999_999, "suspended", "2026-12-21", 9_999_999, True),
          CardFact("8" * 20, "P1", LONG, 9_999_999, "expired", "2026-12-21", -9_999_999, True),
-         CardFact("7" * 20, "P2", LONG, 9_999_999, "new", "-", 0, False))
+         CardFact("7" * 20, "P2", LONG, 9_999_999, "new", "-", 0, False),
+         CardFact("6" * 20, "P3", LONG, 9_999_999, "active", "2026-12-21", -9_999_999, True))
 PACKAGES = tuple(PackageFact(f"P{i}", LONG, 9_999_999, 3660) for i in range(25))
+EVENTS = tuple(EventFact(f"E{i}", LONG, 9_999_999, "12-21 20:00") for i in range(25))  # pay-per-view on sale
 ENV = Env(pay_provider="airtel", service_code="*123*456*789#", operator="O" * 24, currency="KES",
           rate=10_000)
 INPUTS = ("", "0", "00", "98", "1", "2", "3", "4", "5", "6", "7", "9", "12345678901234", "9" * 20, "abc")
@@ -32,11 +34,13 @@ CODES = ("ok",) + tuple(REFUSALS["en"])
 def outcomes(command: Command) -> list[Outcome]:
     """Every way ``command`` can end, with the largest values it can bring."""
     values = {"tvu": "9999999"}
-    ok = Outcome(values=values if command.name == "redeem" else {}, cards=CARDS, packages=PACKAGES)
+    ok = Outcome(values=values if command.name == "redeem" else {}, cards=CARDS, packages=PACKAGES, events=EVENTS)
     if command.name == "cards":
         return [ok, replace(ok, cards=CARDS[:1], values={"card": CARDS[0].card}), replace(ok, cards=())]
     if command.name == "lang":
         return [replace(ok, lang=lang) for lang in languages()]
+    if command.name == "switch":
+        return [ok, replace(ok, code="later")] + [Outcome(code) for code in CODES[1:]]
     return [ok] + [Outcome(code) for code in CODES[1:]]
 
 
@@ -113,8 +117,11 @@ def test_a_secret_input_is_flagged_and_dropped_once_used() -> None:
 
 def test_session_round_trips_through_json() -> None:
     session = Session("sid", "+254712345678", "fr", "main", {"card": "1"}, ("a",), 2, CARDS, PACKAGES[:2], "1*2", 3,
-                      "CON x", False)
+                      "CON x", False, EVENTS[:2])
     assert Session.from_json(session.to_json()) == session
+    stored_before_events = session.to_json().replace(',"events":' + __import__("json").dumps(
+        [e.to_json() for e in EVENTS[:2]], separators=(",", ":")), "")
+    assert Session.from_json(stored_before_events) == replace(session, events=())
 
 
 @pytest.mark.parametrize(("price", "wallet", "rate", "exp", "whole", "shown"), [

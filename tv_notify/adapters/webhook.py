@@ -1,7 +1,8 @@
 """The ``webhook`` adapter: each TV event is POSTed as signed JSON to ``tv.url``.
 
 Body: ``{"id", "event", "card", "products", "until", "text", "lang"}`` (the
-event's payload plus its stable id), compact JSON in UTF-8. Header
+event's payload plus its stable id), compact JSON in UTF-8; a grant that begins later
+(a pay-per-view event not yet started) adds ``"starts"`` (ISO 8601) after ``until``. Header
 ``X-Tvtopup-Signature: hex(HMAC-SHA256(tv.secret, body))`` over those exact
 bytes. A 2xx reply is delivery; any other status, a timeout or a connection
 failure is a retryable :class:`DeliveryError` (the contract: anything else is
@@ -28,6 +29,9 @@ def wire_body(event: StoredEvent) -> bytes:
     wire = {key: body.get(key) for key in WIRE_KEYS}
     wire["products"] = list(wire["products"] or [])
     wire["text"] = wire["text"] or ""
+    if body.get("starts"):
+        wire = {**{k: wire[k] for k in WIRE_KEYS[:5]}, "starts": body["starts"],
+                **{k: wire[k] for k in WIRE_KEYS[5:]}}
     return json.dumps(wire, separators=(",", ":"), ensure_ascii=False).encode()
 
 
