@@ -61,13 +61,15 @@ def http_table(path: Path) -> list[str]:
     """C2B figures with their ceilings: 'name  req/s  p99  ratio'."""
     if not path.exists():
         return []
-    rows = {r["name"]: r for r in json.loads(path.read_text()).get("results", [])}
-    ceilings = {"gateway-sqlite": "raw-sqlite", "gateway-postgresql": "raw-postgresql"}
-    lines = ["| scenario | req/s | p99 ms | of its ceiling |", "| --- | ---: | ---: | ---: |"]
-    for name, r in rows.items():
-        ceiling = rows.get(ceilings.get(name, ""), rows.get("bare"))
-        ratio = f"{r['rps'] / ceiling['rps']:.2f} of {ceiling['name']}" if ceiling and ceiling is not r else "-"
-        lines.append(f"| {name} | {r['rps']} | {r['p99_us'] / 1000:.1f} | {ratio} |")
+    rows = json.loads(path.read_text()).get("results", [])
+    bare = next((r for r in rows if r["name"].startswith("bare")), None)
+    lines = ["| scenario | req/s | p99 ms | of the raw driver | of bare aiohttp |", "| --- | ---: | ---: | ---: | ---: |"]
+    for r in rows:
+        driver = "aiosqlite" if "SQLite" in r["name"] or "sqlite" in r["name"] else "asyncpg"
+        raw = next((c for c in rows if c["name"].startswith(f"raw {driver}")), None)
+        of_raw = f"{r['rps'] / raw['rps']:.2f}" if raw and r["name"].startswith("tvtopup") else "-"
+        of_bare = f"{r['rps'] / bare['rps']:.3f}" if bare else "-"
+        lines.append(f"| {r['name']} | {r['rps']} | {r['p99_us'] / 1000:.1f} | {of_raw} | {of_bare} |")
     return lines
 
 

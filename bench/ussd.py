@@ -1,6 +1,6 @@
 """Benchmark: USSD hops through ``tvtopup serve`` with sessions in Redis.
 
-    python bench/ussd.py [--phones 500] [--think 1.0] [--duration 20] [--workers 1]
+    python bench/ussd.py [--phones 500] [--think 5.0] [--duration 20] [--workers 1]
                          [--database sqlite|postgresql] [--out FILE]
 
 ``--phones`` simulated handsets (default 500) each dial in and walk a 4-step journey
@@ -92,7 +92,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--phones", type=int, default=500)
     parser.add_argument("--duration", type=float, default=20)
-    parser.add_argument("--think", type=float, default=1.0, help="mean seconds between a phone's hops")
+    parser.add_argument("--think", type=float, default=5.0, help="mean seconds between a phone's hops")
     parser.add_argument("--workers", type=int, default=1, help="gateway processes (serve --workers)")
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
