@@ -99,6 +99,8 @@ async def _handle(request: web.Request, handler) -> web.StreamResponse:
         return await handler(request)
     except DomainError as exc:
         return json_error(exc.http_status, exc.code, exc.detail)
+    except UnicodeDecodeError:  # a body or form that is not the UTF-8 it claims to be
+        return json_error(400, "invalid_encoding", "the request is not valid UTF-8")
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

@@ -44,10 +44,10 @@ def hook(monkeypatch):
     return calls
 
 
-async def start(gateway_client, smsc):
+async def start(gateway_client, smsc, **more):
     client = await gateway_client(workers=True, **{
         "sms.provider": "smpp", "smpp.port": smsc.port, "smpp.system_id": "tvtopup", "smpp.password": "secret",
-        "smpp.source_addr": "22333", "smpp.rate_per_s": 50, "outbox.poll_s": 0.2, "tv.retry_first_s": 1})
+        "smpp.source_addr": "22333", "smpp.rate_per_s": 50, "outbox.poll_s": 0.2, "tv.retry_first_s": 1, **more})
     assert await client.app[SMPP_LINK].wait_state("bound", 5)
     await smsc.wait_bound()  # the SMSC has seen the bind too
     return client
