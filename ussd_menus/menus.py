@@ -5,7 +5,8 @@ language), ``lookup`` (a card typed by a phone with none), ``show`` (fresh balan
 ``packages``, ``redeem``, ``renew``, ``switch`` (a package change now: an upgrade
 credits the unused days, a cheaper package waits for the next renewal), ``pay`` (queued:
 mobile money asks the phone), ``refresh``, ``lang``, ``ppv_events`` (events on sale) and
-``ppv`` (buy one from the wallet).
+``ppv`` (buy one from the wallet), ``addons`` (add-on packages on sale) and ``addon``
+(buy one from the wallet, aligned with the base package).
 """
 from __future__ import annotations
 
@@ -62,6 +63,7 @@ NODES = {
         Choice("menu_other_card", "pick_card", when="several_cards"),
         Choice("menu_help", "help"),
         Choice("menu_ppv", "ppv_do"),
+        Choice("menu_addons", "addons_do"),
     ), root=True),
     # balance
     "balance_do": Do("show", (("ok", "balance_route"), _REFUSED), args=("card",)),
@@ -111,6 +113,14 @@ NODES = {
     "ppv_confirm": Confirm("ppv_confirm", "ppv_buy"),
     "ppv_buy": Do("ppv", (("ok", "ppv_bought"), _REFUSED), args=("card", "event")),
     "ppv_bought": End("ppv_bought"),
+    # add-ons (sports, movies...) on top of the base package, from the wallet, own cards only
+    "addons_do": Do("addons", (("ok", "addons_list"), _REFUSED)),
+    "addons_list": Pick("addons_title", "packages", "package", "addon_route"),
+    "addon_route": Route((("own_card", "addon_confirm"), ("", "addon_not_own"))),
+    "addon_not_own": End("addon_not_own"),
+    "addon_confirm": Confirm("addon_confirm", "addon_buy"),
+    "addon_buy": Do("addon", (("ok", "addon_added"), _REFUSED), args=("card", "package")),
+    "addon_added": End("addon_added"),
     "refused": End("refused"),
 }
 

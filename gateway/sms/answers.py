@@ -22,13 +22,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from billing_core import cards, notifications, ppv, subscriptions
+from billing_core import addons, cards, notifications, ppv, subscriptions
 from billing_core.context import Billing
 from billing_core.errors import DomainError
 from billing_core.lockouts import Lockouts
 from billing_core.subscriptions import SubscriberView
 from gateway.sms import replies
-from gateway.sms.commands import (BAL, HELP, INVALID_CARD, LANG, PIN_MALFORMED, PPV, REFRESH, RENEW, TOPUP,
+from gateway.sms.commands import (ADDON, BAL, HELP, INVALID_CARD, LANG, PIN_MALFORMED, PPV, REFRESH, RENEW, TOPUP,
                                   UNKNOWN_COMMAND, Command, ParseError)
 from tv_notify.texts import day, moment, notice, refusal, short_title
 
@@ -100,6 +100,8 @@ async def answer(billing: Billing, lockouts: Lockouts, who: Sender, parsed: Comm
             return await _language(billing, who, parsed)
         if parsed.verb == PPV:
             return await _ppv(billing, who, parsed)
+        if parsed.verb == ADDON:
+            return await _addon(billing, who, parsed)
         return Answer(replies.reply("help", who.lang), who.lang, who.filed_under)
     except _Answered as answered:
         return answered.answer
@@ -207,6 +209,15 @@ async def _ppv(billing: Billing, who: Sender, command: Command) -> Answer:
     text = notice("ppv_bought", sub.lang, title=short_title(event.title), card=sub.card, start=moment(event.starts_at),
                   end=moment(event.ends_at), tvu=event.tvu, wallet=sub.wallet_tvu)
     return Answer(text, sub.lang, sub.card, queue=False)  # ppv_store.buy queued this notice to the card's phone
+
+
+async def _addon(billing: Billing, who: Sender, command: Command) -> Answer:
+    mine = _mine_only(who, command)
+    done = await addons.add_addon(billing, mine.card, command.package or "")
+    sub = done.subscriber
+    text = notice("addon_added", sub.lang, package=done.addon.package.name, card=sub.card,
+                  date=day(done.addon.expires_at), tvu=done.tvu, wallet=sub.wallet_tvu)
+    return Answer(text, sub.lang, sub.card, queue=False)  # addon_store.add queued this notice to the card's phone
 
 
 async def _language(billing: Billing, who: Sender, command: Command) -> Answer:

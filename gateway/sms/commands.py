@@ -10,6 +10,7 @@ The commands (``[...]`` optional), each with its keywords in English, French and
     REFRESH [CARD]        REFRESH           ACTUALISER          SASISHA
     LANG en|fr|sw         LANG, LANGUAGE    LANGUE              LUGHA
     PPV CODE [CARD]       PPV, EVENT        EVENEMENT           TUKIO
+    ADDON CODE [CARD]     ADDON             OPTION              ZIADA
     HELP                  HELP, ?           AIDE                MSAADA, SAIDIA
                           (and any text that is no command)
 
@@ -22,7 +23,7 @@ least 3 edits apart, so one typo never turns a command into another.
 
 ``RENEW`` without a code renews the card's current package. A package code has a
 letter in it; an all-digit word is a card number. ``PPV`` names one pay-per-view event
-by its code (which has a letter in it too).
+by its code (which has a letter in it too); ``ADDON`` names an add-on package by its code.
 """
 from __future__ import annotations
 
@@ -35,7 +36,8 @@ from billing_core.pins import PIN_LENGTH_MIN as PIN_MIN
 from billing_core.pins import damm_ok
 
 BAL, TOPUP, RENEW, REFRESH, LANG, HELP, PPV = "bal", "topup", "renew", "refresh", "lang", "help", "ppv"
-VERBS = (BAL, TOPUP, RENEW, REFRESH, LANG, HELP, PPV)
+ADDON = "addon"
+VERBS = (BAL, TOPUP, RENEW, REFRESH, LANG, HELP, PPV, ADDON)
 
 # keyword -> (verb, language the keyword is in)
 KEYWORDS: dict[str, tuple[str, str]] = {
@@ -47,6 +49,7 @@ KEYWORDS: dict[str, tuple[str, str]] = {
     "LANG": (LANG, "en"), "LANGUAGE": (LANG, "en"), "LANGUE": (LANG, "fr"), "LUGHA": (LANG, "sw"),
     "HELP": (HELP, "en"), "AIDE": (HELP, "fr"), "MSAADA": (HELP, "sw"), "SAIDIA": (HELP, "sw"),
     "PPV": (PPV, "en"), "EVENT": (PPV, "en"), "EVENEMENT": (PPV, "fr"), "TUKIO": (PPV, "sw"),
+    "ADDON": (ADDON, "en"), "OPTION": (ADDON, "fr"), "ZIADA": (ADDON, "sw"),
 }
 FUZZY_MIN_LETTERS = 4  # a typo is forgiven when the word or the keyword is at least this long
 
@@ -210,14 +213,22 @@ def _renew(verb: str, lang: str, args: list[str], grammar: Grammar) -> Command |
     return Command(verb, lang, card=card, package=codes[0] if codes else None)
 
 
-def _ppv(verb: str, lang: str, args: list[str], grammar: Grammar) -> Command | ParseError:
-    codes = [w for w in args if not _is_number(w)]
-    if len(codes) != 1:
-        return ParseError(EVENT_UNCLEAR, verb, lang)
-    card, ok = _card(_groups(args), grammar)
-    if not ok:
-        return ParseError(INVALID_CARD, verb, lang)
-    return Command(verb, lang, card=card, event=codes[0])
+def _one_code(field: str, unclear: str):
+    """A parser for ``VERB CODE [CARD]``: exactly one word with a letter (stored as ``field``)."""
+    def parse(verb: str, lang: str, args: list[str], grammar: Grammar) -> Command | ParseError:
+        codes = [w for w in args if not _is_number(w)]
+        if len(codes) != 1:
+            return ParseError(unclear, verb, lang)
+        card, ok = _card(_groups(args), grammar)
+        if not ok:
+            return ParseError(INVALID_CARD, verb, lang)
+        return Command(verb, lang, card=card, **{field: codes[0]})
+
+    return parse
+
+
+_ppv = _one_code("event", EVENT_UNCLEAR)
+_addon = _one_code("package", PACKAGE_UNCLEAR)
 
 
 def _language(verb: str, lang: str, args: list[str], grammar: Grammar) -> Command | ParseError:
@@ -267,8 +278,8 @@ def _pin_and_card(words: list[list[str]], grammar: Grammar) -> tuple[str, str | 
 
 
 _ARGUMENTS = {BAL: _card_only, TOPUP: _topup, RENEW: _renew, REFRESH: _card_only, LANG: _language, HELP: _no_args,
-              PPV: _ppv}
+              PPV: _ppv, ADDON: _addon}
 
 
 __all__ = ["Command", "ParseError", "Grammar", "parse", "keyword", "typo_distance", "KEYWORDS", "VERBS",
-           "LANGUAGE_WORDS", "PARSE_ERRORS", "BAL", "TOPUP", "RENEW", "REFRESH", "LANG", "HELP", "PPV"]
+           "LANGUAGE_WORDS", "PARSE_ERRORS", "BAL", "TOPUP", "RENEW", "REFRESH", "LANG", "HELP", "PPV", "ADDON"]

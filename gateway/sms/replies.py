@@ -67,12 +67,14 @@ REPLIES: dict[str, dict[str, str]] = {
 # How each command is written, in each language (shown in usage hints).
 USAGES: dict[str, dict[str, str]] = {
     "en": {"bal": "BAL CARD", "topup": "TOPUP PIN CARD", "renew": "RENEW PACKAGE CARD", "refresh": "REFRESH CARD",
-           "lang": "LANG EN, LANG FR or LANG SW", "help": "HELP", "ppv": "PPV EVENT CARD"},
+           "lang": "LANG EN, LANG FR or LANG SW", "help": "HELP", "ppv": "PPV EVENT CARD",
+           "addon": "ADDON CODE CARD"},
     "fr": {"bal": "SOLDE CARTE", "topup": "RECHARGE PIN CARTE", "renew": "RENOUVELER BOUQUET CARTE",
            "refresh": "ACTUALISER CARTE", "lang": "LANGUE EN, LANGUE FR ou LANGUE SW", "help": "AIDE",
-           "ppv": "EVENEMENT CODE CARTE"},
+           "ppv": "EVENEMENT CODE CARTE", "addon": "OPTION CODE CARTE"},
     "sw": {"bal": "SALIO KADI", "topup": "JAZA PIN KADI", "renew": "LIPIA KIFURUSHI KADI", "refresh": "SASISHA KADI",
-           "lang": "LUGHA EN, LUGHA FR au LUGHA SW", "help": "MSAADA", "ppv": "TUKIO CODE KADI"},
+           "lang": "LUGHA EN, LUGHA FR au LUGHA SW", "help": "MSAADA", "ppv": "TUKIO CODE KADI",
+           "addon": "ZIADA CODE KADI"},
 }
 
 SMS_MAX = 160

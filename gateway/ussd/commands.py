@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable
 
 from billing_core import cards as card_cases
-from billing_core import notifications, ppv
+from billing_core import addons, notifications, ppv
 from billing_core import subscriptions as subs
 from billing_core.context import Billing
 from billing_core.errors import DomainError
@@ -152,6 +152,19 @@ class CommandRunner:
         done = await subs.change_package(self.billing, card, package)
         cards = self._with(session, done.subscriber, True, await self._prices())
         return Outcome("ok" if done.kind == "upgraded" else "later", cards=cards)
+
+    async def _addons(self, session: Session) -> Outcome:
+        rows = [p for p in await subs.list_packages(self.billing) if p.active and p.kind == "addon"]
+        if not rows:
+            return Outcome("no_addons")
+        return Outcome(packages=tuple(PackageFact(p.code, _short(p.name), p.tvu, p.days) for p in rows))
+
+    async def _addon(self, session: Session, card: str, package: str) -> Outcome:
+        if not _own(session, card):
+            return Outcome("card_not_own")
+        done = await addons.add_addon(self.billing, card, package)
+        cards = self._with(session, done.subscriber, True, await self._prices())
+        return Outcome(values={"tvu": str(done.tvu), "until": day(done.addon.expires_at)}, cards=cards)
 
     async def _ppv_events(self, session: Session) -> Outcome:
         found = (await ppv.list_events(self.billing, on_sale=True))[:EVENTS_LISTED_MAX]
