@@ -3,16 +3,14 @@ and the business reports (``tvtopup report sales|renewals|expiring``), which sho
 figures as the pages under ``/admin/``."""
 from __future__ import annotations
 
-import contextlib
 import getpass
 import sys
-from typing import AsyncIterator
 
 from billing_core import admin_users, reports
-from billing_core.context import Billing
 from billing_core.errors import InvalidInput
 from billing_core.renewal import iso
 from config.settings import Settings
+from gateway.cli.context import open_billing
 from gateway.cli.output import emit
 
 USER_COLUMNS = ("id", "name", "role", "disabled")
@@ -22,14 +20,6 @@ RENEWAL_COLUMNS = ("renewals", "renewal_tvu", "by_credit", "explicit", "at_expir
                    "churned", "open")
 EXPIRING_COLUMNS = ("card", "msisdn", "name", "package", "expires_at", "days_left", "wallet_tvu", "price_tvu",
                     "renews")
-
-
-@contextlib.asynccontextmanager
-async def _billing(settings: Settings) -> AsyncIterator[Billing]:
-    from gateway.cli.commands import open_billing  # commands imports this module
-
-    async with open_billing(settings) as billing:
-        yield billing
 
 
 # ---- admin users ----------------------------------------------------------------------------
@@ -78,7 +68,7 @@ def _password(args) -> str:
 
 async def _add_user(settings: Settings, args) -> int:
     password = _password(args)
-    async with _billing(settings) as billing:
+    async with open_billing(settings) as billing:
         user = await admin_users.add_user(billing, args.name, args.role, password)
     emit(user.to_json(), as_json=args.json, columns=USER_COLUMNS)
     return 0
@@ -86,35 +76,35 @@ async def _add_user(settings: Settings, args) -> int:
 
 async def _set_password(settings: Settings, args) -> int:
     password = _password(args)
-    async with _billing(settings) as billing:
+    async with open_billing(settings) as billing:
         user = await admin_users.set_password(billing, args.name, password)
     emit(user.to_json(), as_json=args.json, columns=USER_COLUMNS)
     return 0
 
 
 async def _set_role(settings: Settings, args) -> int:
-    async with _billing(settings) as billing:
+    async with open_billing(settings) as billing:
         user = await admin_users.set_role(billing, args.name, args.role)
     emit(user.to_json(), as_json=args.json, columns=USER_COLUMNS)
     return 0
 
 
 async def _set_disabled(settings: Settings, args) -> int:
-    async with _billing(settings) as billing:
+    async with open_billing(settings) as billing:
         user = await admin_users.set_disabled(billing, args.name, args.disabled)
     emit(user.to_json(), as_json=args.json, columns=USER_COLUMNS)
     return 0
 
 
 async def _users(settings: Settings, args) -> int:
-    async with _billing(settings) as billing:
+    async with open_billing(settings) as billing:
         users = await admin_users.list_users(billing)
     emit([u.to_json() for u in users], as_json=args.json, columns=USER_COLUMNS)
     return 0
 
 
 async def _audit(settings: Settings, args) -> int:
-    async with _billing(settings) as billing:
+    async with open_billing(settings) as billing:
         records = await admin_users.audit_log(billing, action=args.action, limit=args.limit)
     rows = [{"at": iso(r.at), "actor": r.actor, "action": r.action, "target": r.target, "details": r.details,
              "ip": r.ip} for r in records]
@@ -156,7 +146,7 @@ async def _sales(settings: Settings, args) -> int:
     op = settings.operator
     since, until = reports.local_period(args.date_from, args.date_to, op.timezone)
     by = args.by.split(",")
-    async with _billing(settings) as billing:
+    async with open_billing(settings) as billing:
         lines = await reports.sales_report(billing, since=since, until=until, by=by, currency=args.currency,
                                            timezone=op.timezone, region=op.region)
     keys = [k for k in reports.GROUPS if k in by]
@@ -173,7 +163,7 @@ async def _sales(settings: Settings, args) -> int:
 async def _renewals(settings: Settings, args) -> int:
     tz = settings.operator.timezone
     since, until = reports.local_period(args.date_from, args.date_to, tz)
-    async with _billing(settings) as billing:
+    async with open_billing(settings) as billing:
         lines = await reports.renewals_report(billing, since=since, until=until, by=args.by,
                                               churn_days=args.churn_days, timezone=tz)
     emit([line.to_json(args.by) for line in lines], as_json=args.json, as_csv=args.csv,
@@ -182,7 +172,7 @@ async def _renewals(settings: Settings, args) -> int:
 
 
 async def _expiring(settings: Settings, args) -> int:
-    async with _billing(settings) as billing:
+    async with open_billing(settings) as billing:
         lines = await reports.expiring_report(billing, days=args.days)
     emit([line.to_json() for line in lines], as_json=args.json, as_csv=args.csv, columns=EXPIRING_COLUMNS)
     return 0

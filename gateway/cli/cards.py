@@ -8,14 +8,13 @@ import os
 import sys
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import AsyncIterator
 from zoneinfo import ZoneInfo
 
 from billing_core import cards
-from billing_core.context import Billing
 from billing_core.errors import InvalidInput
 from billing_core.renewal import parse_iso
 from config.settings import Settings
+from gateway.cli.context import open_billing
 from gateway.cli.output import emit
 
 CSV_COLUMNS = ("serial", "pin", "value", "expires")  # the printer file (contract)
@@ -73,14 +72,6 @@ def register_report_cards(kinds, common) -> None:
     rep.set_defaults(run=_report)
 
 
-@contextlib.asynccontextmanager
-async def _billing(settings: Settings) -> AsyncIterator[Billing]:
-    from gateway.cli.commands import open_billing  # commands imports this module
-
-    async with open_billing(settings) as billing:
-        yield billing
-
-
 # ---- generate -------------------------------------------------------------------------
 
 def _expiry(text: str | None, timezone: str) -> tuple[int | None, str]:
@@ -110,7 +101,7 @@ def _create(path: Path):
 
 async def _generate(settings: Settings, args) -> int:
     expires_at, expires = _expiry(args.expires, settings.operator.timezone)
-    async with _billing(settings) as billing:
+    async with open_billing(settings) as billing:
         billing.pins.generation_key()  # refuse before creating the file
         out = _create(args.out)
         try:
@@ -139,7 +130,7 @@ async def _generate(settings: Settings, args) -> int:
 # ---- activate, block, show --------------------------------------------------------------
 
 async def _activate(settings: Settings, args) -> int:
-    async with _billing(settings) as billing:
+    async with open_billing(settings) as billing:
         done = await cards.activate_cards(billing, args.batch, serials=args.serials, dealer=args.dealer,
                                           operator=args.operator)
     emit(done.to_json(), as_json=args.json)
@@ -147,14 +138,14 @@ async def _activate(settings: Settings, args) -> int:
 
 
 async def _block(settings: Settings, args) -> int:
-    async with _billing(settings) as billing:
+    async with open_billing(settings) as billing:
         done = await cards.block_cards(billing, args.serials, operator=args.operator)
     emit(done.to_json(), as_json=args.json)
     return 0
 
 
 async def _show(settings: Settings, args) -> int:
-    async with _billing(settings) as billing:
+    async with open_billing(settings) as billing:
         info = await cards.show_card(billing, args.serial)
     emit(info.to_json(), as_json=args.json, columns=CARD_COLUMNS)
     return 0
@@ -184,7 +175,7 @@ async def _lockouts_list(settings: Settings, args) -> int:
 
 
 async def _unlock(settings: Settings, args) -> int:
-    async with _billing(settings) as billing, _lockouts(settings) as lockouts:
+    async with open_billing(settings) as billing, _lockouts(settings) as lockouts:
         lifted = await cards.lift_lockout(billing, lockouts, args.who)
     emit({"lifted": lifted}, as_json=args.json)
     return 0
@@ -198,7 +189,7 @@ async def _report(settings: Settings, args) -> int:
         until = parse_iso(args.date_to) if args.date_to else None
     except ValueError:
         raise InvalidInput("dates are ISO 8601: 2026-11-01 or 2026-11-01T00:00:00Z") from None
-    async with _billing(settings) as billing:
+    async with open_billing(settings) as billing:
         reports = await cards.card_report(billing)
     rows = [r.to_json() for r in reports
             if (since is None or r.batch.created_at >= since) and (until is None or r.batch.created_at < until)]
@@ -207,7 +198,7 @@ async def _report(settings: Settings, args) -> int:
 
 
 async def _audit(settings: Settings, args) -> int:
-    async with _billing(settings) as billing:
+    async with open_billing(settings) as billing:
         flagged = await cards.audit_cards(billing)
     emit([r.to_json() for r in flagged], as_json=args.json,
          columns=("batch", "audit", "ledger_activated_tvu", "ledger_redeemed_tvu", "redeemed_tvu"))

@@ -2,36 +2,22 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import getpass
 from pathlib import Path
-from typing import AsyncIterator
 
 from billing_core import imports, payments, reports
 from billing_core import subscriptions as subs
-from billing_core.context import Billing
-from billing_core.db.database import database_from_settings
 from billing_core.db.migrate import upgrade
 from billing_core.errors import InvalidInput
 from billing_core.renewal import parse_iso
 from config.settings import Settings
 from gateway.cli import admin, cards, dealers, events, ppv, sms, stock, ussd
+from gateway.cli.context import open_billing
 from gateway.cli.output import emit
 from gateway.providers.mpesa.cli import register_reconcile
 
 SUBSCRIBER_COLUMNS = ("card", "msisdn", "name", "lang", "status", "package", "expires_at", "wallet_tvu", "recent")
 PACKAGE_COLUMNS = ("code", "name", "days", "tvu", "products", "kind")
-
-
-@contextlib.asynccontextmanager
-async def open_billing(settings: Settings) -> AsyncIterator[Billing]:
-    """The billing context on a migrated database, closed afterwards."""
-    await upgrade(settings.database.url)
-    db = database_from_settings(settings)
-    try:
-        yield Billing.from_settings(settings, db)
-    finally:
-        await db.close()
 
 
 def _sub(verbs, common, name: str, help_text: str) -> argparse.ArgumentParser:

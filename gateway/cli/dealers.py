@@ -6,6 +6,7 @@ import getpass
 from billing_core import dealers
 from billing_core.errors import InvalidInput
 from billing_core.renewal import parse_iso
+from gateway.cli.context import open_billing
 from gateway.cli.output import emit
 
 DEALER_COLUMNS = ("id", "name", "currency", "balance", "commission_pct", "parent", "status", "daily_limit")
@@ -90,12 +91,6 @@ def register_report_dealers(kinds, common) -> None:
     p.set_defaults(run=_report)
 
 
-def _billing(settings):
-    from gateway.cli.commands import open_billing  # here: commands imports this module
-
-    return open_billing(settings)
-
-
 def _period(args) -> tuple[int | None, int | None]:
     try:
         return (parse_iso(args.date_from) if args.date_from else None,
@@ -105,7 +100,7 @@ def _period(args) -> tuple[int | None, int | None]:
 
 
 async def _add(settings, args) -> int:
-    async with _billing(settings) as billing:
+    async with open_billing(settings) as billing:
         made = await dealers.add_dealer(billing, args.name, args.currency, master_key=settings.dealers.secret_key,
                                         commission_pct=args.commission_pct, parent=args.parent, site=args.site,
                                         region=args.region, daily_limit=args.daily_limit)
@@ -117,7 +112,7 @@ async def _add(settings, args) -> int:
 
 
 async def _rotate(settings, args) -> int:
-    async with _billing(settings) as billing:
+    async with open_billing(settings) as billing:
         made = await dealers.rotate_key(billing, args.dealer, master_key=settings.dealers.secret_key,
                                         revoke_old=args.revoke_old)
     emit(made.to_json(), as_json=args.json, columns=("id", "name", "key_id", "secret", "revoked"))
@@ -125,28 +120,28 @@ async def _rotate(settings, args) -> int:
 
 
 async def _show(settings, args) -> int:
-    async with _billing(settings) as billing:
+    async with open_billing(settings) as billing:
         shown = await dealers.show_dealer(billing, args.dealer)
     emit(shown, as_json=args.json, columns=SHOW_COLUMNS)
     return 0
 
 
 async def _list(settings, args) -> int:
-    async with _billing(settings) as billing:
+    async with open_billing(settings) as billing:
         found = await dealers.list_dealers(billing)
     emit([dealers.dealer_json(d) for d in found], as_json=args.json, columns=DEALER_COLUMNS)
     return 0
 
 
 async def _fund(settings, args) -> int:
-    async with _billing(settings) as billing:
+    async with open_billing(settings) as billing:
         dealer = await dealers.fund_dealer(billing, args.dealer, args.amount, ref=args.ref, operator=args.operator)
     emit(dealers.dealer_json(dealer), as_json=args.json, columns=DEALER_COLUMNS)
     return 0
 
 
 async def _transfer(settings, args) -> int:
-    async with _billing(settings) as billing:
+    async with open_billing(settings) as billing:
         pair = await dealers.transfer_float(billing, args.source, args.target, args.amount, operator=args.operator)
     emit([dealers.dealer_json(d) for d in pair], as_json=args.json, columns=DEALER_COLUMNS)
     return 0
@@ -154,7 +149,7 @@ async def _transfer(settings, args) -> int:
 
 def _status(status: str):
     async def run(settings, args) -> int:
-        async with _billing(settings) as billing:
+        async with open_billing(settings) as billing:
             dealer = await dealers.set_dealer_status(billing, args.dealer, status)
         emit(dealers.dealer_json(dealer), as_json=args.json, columns=DEALER_COLUMNS)
         return 0
@@ -163,7 +158,7 @@ def _status(status: str):
 
 
 async def _commission(settings, args) -> int:
-    async with _billing(settings) as billing:
+    async with open_billing(settings) as billing:
         await dealers.set_commission(billing, args.dealer, args.pct, package=args.package)
         shown = await dealers.show_dealer(billing, args.dealer)
     emit(shown, as_json=args.json, columns=SHOW_COLUMNS)
@@ -171,7 +166,7 @@ async def _commission(settings, args) -> int:
 
 
 async def _site(settings, args) -> int:
-    async with _billing(settings) as billing:
+    async with open_billing(settings) as billing:
         shown = await dealers.add_site(billing, args.dealer, args.name, args.region)
     emit(shown, as_json=args.json, columns=SHOW_COLUMNS)
     return 0
@@ -179,7 +174,7 @@ async def _site(settings, args) -> int:
 
 async def _statement(settings, args) -> int:
     since, until = _period(args)
-    async with _billing(settings) as billing:
+    async with open_billing(settings) as billing:
         found = await dealers.statement_of(billing, args.dealer, since, until)
     if args.json:
         emit(found, as_json=True)
@@ -190,7 +185,7 @@ async def _statement(settings, args) -> int:
 
 
 async def _reverse(settings, args) -> int:
-    async with _billing(settings) as billing:
+    async with open_billing(settings) as billing:
         done = await dealers.reverse_topup(billing, args.topup, args.reason, operator=args.operator)
     emit(done, as_json=args.json, columns=TOPUP_COLUMNS)
     return 0
@@ -198,7 +193,7 @@ async def _reverse(settings, args) -> int:
 
 async def _report(settings, args) -> int:
     since, until = _period(args)
-    async with _billing(settings) as billing:
+    async with open_billing(settings) as billing:
         lines = await dealers.report(billing, since, until)
     emit(lines, as_json=args.json, as_csv=args.csv, columns=REPORT_COLUMNS)
     return 0

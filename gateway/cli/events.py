@@ -14,6 +14,7 @@ from billing_core.db.outbox_store import STATUSES
 from config.settings import Settings
 from gateway.cli.output import emit
 from tv_notify import outbox
+from gateway.cli.context import open_billing
 
 EVENT_COLUMNS = ("seq", "id", "event", "card", "status", "attempts", "created_at", "next_attempt_at", "last_error")
 GRANT_COLUMNS = ("id", "card", "days", "reason", "created_by", "expires_before", "expires_at", "created_at")
@@ -51,8 +52,6 @@ def register_grant_days(actions, common) -> None:
 
 
 async def _list(settings: Settings, args) -> int:
-    from gateway.cli.commands import open_billing
-
     async with open_billing(settings) as billing:
         found = await outbox.list_events(billing, status=args.status, card=args.card, limit=args.limit)
     emit([outbox.event_json(e) for e in found], as_json=args.json, columns=EVENT_COLUMNS)
@@ -60,8 +59,6 @@ async def _list(settings: Settings, args) -> int:
 
 
 async def _show(settings: Settings, args) -> int:
-    from gateway.cli.commands import open_billing
-
     async with open_billing(settings) as billing:
         found = await outbox.show_event(billing, args.id)
     data = outbox.event_json(found, full=True)
@@ -70,8 +67,6 @@ async def _show(settings: Settings, args) -> int:
 
 
 async def _retry(settings: Settings, args) -> int:
-    from gateway.cli.commands import open_billing
-
     async with open_billing(settings) as billing:
         done = await (outbox.retry_dead(billing) if args.all_dead else outbox.retry_event(billing, args.id))
     emit({"requeued": done.requeued, "hurried": done.hurried}, as_json=args.json)
@@ -79,8 +74,6 @@ async def _retry(settings: Settings, args) -> int:
 
 
 async def _grant_days(settings: Settings, args) -> int:
-    from gateway.cli.commands import open_billing
-
     async with open_billing(settings) as billing:
         granted = await grants.grant_days(billing, args.card, args.days, reason=args.reason, operator=args.operator)
     emit(granted.to_json(), as_json=args.json, columns=GRANT_COLUMNS)

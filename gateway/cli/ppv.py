@@ -14,6 +14,7 @@ from billing_core import subscriptions as subs
 from billing_core.errors import InvalidInput
 from billing_core.renewal import iso, parse_iso
 from config.settings import Settings
+from gateway.cli.context import open_billing
 from gateway.cli.output import emit
 
 EVENT_COLUMNS = ("code", "title", "starts_at", "ends_at", "tvu", "product", "status", "sold")
@@ -67,8 +68,6 @@ def _instant(text: str, flag: str) -> int:
 
 
 async def _add(settings: Settings, args) -> int:
-    from gateway.cli.commands import open_billing
-
     starts, ends = _instant(args.start, "--start"), _instant(args.end, "--end")
     async with open_billing(settings) as billing:
         event = await ppv.add_event(billing, args.code, args.title, starts, ends, args.tvu, args.product)
@@ -77,8 +76,6 @@ async def _add(settings: Settings, args) -> int:
 
 
 async def _list(settings: Settings, args) -> int:
-    from gateway.cli.commands import open_billing
-
     async with open_billing(settings) as billing:
         found = await ppv.list_events(billing, on_sale=args.on_sale)
         rows = [ppv.event_json(e, await ppv.sold(billing, e)) for e in found]
@@ -87,8 +84,6 @@ async def _list(settings: Settings, args) -> int:
 
 
 async def _cancel(settings: Settings, args) -> int:
-    from gateway.cli.commands import open_billing
-
     async with open_billing(settings) as billing:
         done = await ppv.cancel_event(billing, args.code)
     emit({**ppv.event_json(done.event), "status": "cancelled", "refunded": done.refunded}, as_json=args.json)
@@ -96,8 +91,6 @@ async def _cancel(settings: Settings, args) -> int:
 
 
 async def _buy(settings: Settings, args) -> int:
-    from gateway.cli.commands import open_billing
-
     async with open_billing(settings) as billing:
         done = await ppv.buy_event(billing, args.card, args.code, channel="cli")
     emit({"card": done.subscriber.card, "event": done.event.code, "tvu": done.event.tvu,
@@ -106,8 +99,6 @@ async def _buy(settings: Settings, args) -> int:
 
 
 async def _addon(settings: Settings, args) -> int:
-    from gateway.cli.commands import open_billing
-
     async with open_billing(settings) as billing:
         done = await addons.add_addon(billing, args.card, args.code, aligned=not args.independent)
     emit({"card": done.subscriber.card, **addons.addon_json(done.addon), "tvu": done.tvu,
@@ -116,8 +107,6 @@ async def _addon(settings: Settings, args) -> int:
 
 
 async def _change_package(settings: Settings, args) -> int:
-    from gateway.cli.commands import open_billing
-
     async with open_billing(settings) as billing:
         done = await subs.change_package(billing, args.card, args.code)
     emit({"change": done.kind, "credited_tvu": done.credited, **done.subscriber.to_json()}, as_json=args.json,

@@ -22,6 +22,7 @@ from pathlib import Path
 from billing_core import products, promotions, reports, sites, stock
 from billing_core.errors import InvalidInput
 from config.settings import Settings
+from gateway.cli.context import open_billing
 from gateway.cli.output import emit
 
 SITE_COLUMNS = ("code", "name", "region", "kind")
@@ -147,23 +148,17 @@ def register_reports(kinds, common) -> None:
     dec.set_defaults(run=_decoders)
 
 
-def _billing(settings: Settings):
-    from gateway.cli.commands import open_billing
-
-    return open_billing(settings)
-
-
 # ---- sites ----------------------------------------------------------------------------------
 
 async def _site_add(settings: Settings, args) -> int:
-    async with _billing(settings) as billing:
+    async with open_billing(settings) as billing:
         site = await sites.add_site(billing, args.code, name=args.name, region=args.region, kind=args.kind)
     emit(site, as_json=args.json, columns=SITE_COLUMNS)
     return 0
 
 
 async def _site_list(settings: Settings, args) -> int:
-    async with _billing(settings) as billing:
+    async with open_billing(settings) as billing:
         found = await sites.list_sites(billing)
     emit(found, as_json=args.json, columns=SITE_COLUMNS)
     return 0
@@ -190,21 +185,21 @@ async def _promo_add(settings: Settings, args) -> int:
     promo = promotions.new_promotion(args.name, args.kind, starts_at=starts_at, ends_at=ends_at, budget=args.budget,
                                      percent=args.percent, min_amount=args.min_amount, package=args.package,
                                      days=args.days, lapsed_days=args.lapsed_days, operator=args.operator)
-    async with _billing(settings) as billing:
+    async with open_billing(settings) as billing:
         stored = await promotions.add_promotion(billing, promo)
     emit(stored.to_json(), as_json=args.json, columns=PROMO_COLUMNS)
     return 0
 
 
 async def _promo_list(settings: Settings, args) -> int:
-    async with _billing(settings) as billing:
+    async with open_billing(settings) as billing:
         found = await promotions.list_promotions(billing)
     emit([p.to_json() for p in found], as_json=args.json, columns=PROMO_COLUMNS)
     return 0
 
 
 async def _promo_end(settings: Settings, args) -> int:
-    async with _billing(settings) as billing:
+    async with open_billing(settings) as billing:
         ended = await promotions.end_promotion(billing, args.name)
     emit(ended.to_json(), as_json=args.json, columns=PROMO_COLUMNS)
     return 0
@@ -213,7 +208,7 @@ async def _promo_end(settings: Settings, args) -> int:
 # ---- decoders -------------------------------------------------------------------------------
 
 async def _decoder_add(settings: Settings, args) -> int:
-    async with _billing(settings) as billing:
+    async with open_billing(settings) as billing:
         shown = await stock.add_decoder(billing, args.serial, smartcard=args.smartcard, site=args.site, by=args.by)
     emit(shown, as_json=args.json, columns=DECODER_COLUMNS)
     return 0
@@ -224,49 +219,49 @@ async def _decoder_import(settings: Settings, args) -> int:
         text = args.file.read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise InvalidInput(f"cannot read {args.file}: {exc.strerror}") from None
-    async with _billing(settings) as billing:
+    async with open_billing(settings) as billing:
         count = await stock.import_decoders(billing, text, by=args.by)
     emit({"imported": count}, as_json=args.json)
     return 0
 
 
 async def _decoder_move(settings: Settings, args) -> int:
-    async with _billing(settings) as billing:
+    async with open_billing(settings) as billing:
         shown = await stock.move_decoder(billing, args.serial, args.to, by=args.by)
     emit(shown, as_json=args.json, columns=DECODER_COLUMNS)
     return 0
 
 
 async def _decoder_install(settings: Settings, args) -> int:
-    async with _billing(settings) as billing:
+    async with open_billing(settings) as billing:
         shown = await stock.install_decoder(billing, args.serial, args.card, by=args.by)
     emit(shown, as_json=args.json, columns=DECODER_COLUMNS)
     return 0
 
 
 async def _decoder_fault(settings: Settings, args) -> int:
-    async with _billing(settings) as billing:
+    async with open_billing(settings) as billing:
         shown = await stock.fault_decoder(billing, args.serial, note=args.note, by=args.by)
     emit(shown, as_json=args.json, columns=DECODER_COLUMNS)
     return 0
 
 
 async def _decoder_swap(settings: Settings, args) -> int:
-    async with _billing(settings) as billing:
+    async with open_billing(settings) as billing:
         done = await stock.swap_decoder(billing, args.old, args.new, args.card, by=args.by)
     emit(done if args.json else [done["old"], done["new"]], as_json=args.json, columns=DECODER_COLUMNS[:-1])
     return 0
 
 
 async def _decoder_show(settings: Settings, args) -> int:
-    async with _billing(settings) as billing:
+    async with open_billing(settings) as billing:
         shown = await stock.show_decoder(billing, args.serial)
     emit(shown, as_json=args.json, columns=DECODER_COLUMNS)
     return 0
 
 
 async def _swap_card(settings: Settings, args) -> int:
-    async with _billing(settings) as billing:
+    async with open_billing(settings) as billing:
         done = await stock.swap_card(billing, args.old, args.new, reason=args.reason, by=args.by)
     emit(done, as_json=args.json)
     return 0
@@ -275,21 +270,21 @@ async def _swap_card(settings: Settings, args) -> int:
 # ---- products -------------------------------------------------------------------------------
 
 async def _product_add(settings: Settings, args) -> int:
-    async with _billing(settings) as billing:
+    async with open_billing(settings) as billing:
         added = await products.add_product(billing, args.code, name=args.name, prices=args.price)
     emit(added, as_json=args.json, columns=PRODUCT_COLUMNS)
     return 0
 
 
 async def _product_list(settings: Settings, args) -> int:
-    async with _billing(settings) as billing:
+    async with open_billing(settings) as billing:
         found = await products.list_products(billing)
     emit(found, as_json=args.json, columns=PRODUCT_COLUMNS)
     return 0
 
 
 async def _product_sell(settings: Settings, args) -> int:
-    async with _billing(settings) as billing:
+    async with open_billing(settings) as billing:
         sold = await products.sell_product(billing, args.code, site=args.site, dealer=args.dealer, card=args.card,
                                            qty=args.qty, currency=args.currency, by=args.by)
     emit(sold, as_json=args.json, columns=SALE_COLUMNS)
@@ -300,7 +295,7 @@ async def _product_sell(settings: Settings, args) -> int:
 
 async def _sites(settings: Settings, args) -> int:
     since, until = reports.local_period(args.date_from, args.date_to, settings.operator.timezone)
-    async with _billing(settings) as billing:
+    async with open_billing(settings) as billing:
         lines = await sites.report(billing, since, until)
     emit(lines, as_json=args.json, as_csv=args.csv, columns=("region", "site", "what", "currency", "count", "amount"))
     return 0
@@ -308,7 +303,7 @@ async def _sites(settings: Settings, args) -> int:
 
 async def _promos(settings: Settings, args) -> int:
     since, until = reports.local_period(args.date_from, args.date_to, settings.operator.timezone)
-    async with _billing(settings) as billing:
+    async with open_billing(settings) as billing:
         lines = await promotions.report(billing, since, until)
     emit(lines, as_json=args.json, as_csv=args.csv,
          columns=("name", "kind", "status", "from", "to", "budget", "spent", "left", "uses", "tvu_given",
@@ -317,7 +312,7 @@ async def _promos(settings: Settings, args) -> int:
 
 
 async def _decoders(settings: Settings, args) -> int:
-    async with _billing(settings) as billing:
+    async with open_billing(settings) as billing:
         if args.serial:
             shown = await stock.show_decoder(billing, args.serial)
             emit(shown if args.json else shown["history"], as_json=args.json, as_csv=args.csv,

@@ -17,6 +17,7 @@ from typing import IO
 from billing_core.db import ussd_store
 from billing_core.renewal import iso
 from config.settings import Settings
+from gateway.cli.context import open_billing
 from gateway.cli.output import emit
 
 STEP_COLUMNS = ("at", "session", "msisdn", "hop", "node", "input", "ms", "screen")
@@ -82,8 +83,6 @@ def _read(stream: IO[str]) -> str | None:
 
 
 async def _log(settings: Settings, args) -> int:
-    from gateway.cli.commands import open_billing
-
     async with open_billing(settings) as billing:
         msisdn = billing.msisdn(args.msisdn) if args.msisdn else None
         rows = await billing.db.read(lambda conn: ussd_store.steps(conn, session_id=args.session, msisdn=msisdn,

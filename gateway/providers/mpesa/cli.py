@@ -9,6 +9,7 @@ from billing_core.errors import InvalidInput
 from config.settings import Settings
 from gateway.cli.output import emit
 from gateway.providers.mpesa.reconcile import reconcile
+from gateway.cli.context import open_billing
 
 SUMMARY = ("from", "to", "matched", "provider_only", "ours_only", "amount_differs", "reversed", "ingested", "clean")
 
@@ -26,8 +27,6 @@ def register_reconcile(verbs, common) -> None:
 
 
 async def _reconcile_mpesa(settings: Settings, args: argparse.Namespace) -> int:
-    from gateway.cli.commands import open_billing  # here: commands imports this module
-
     try:
         text = args.file.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
