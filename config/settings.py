@@ -45,6 +45,7 @@ __all__ = [
     "LoggingSettings",
     "OperatorSettings",
     "OutboxSettings",
+    "PaymentsSettings",
     "RedisSettings",
     "SchedulerSettings",
     "Secret",
@@ -64,6 +65,7 @@ _CONFIG_VAR = "TVTOPUP_CONFIG"
 _ALIASES = {"TVTOPUP_DATABASE_URL": "database.url", "TVTOPUP_REDIS_URL": "redis.url"}
 _CURRENCY = re.compile(r"[A-Z]{3}")
 _REGION = re.compile(r"[A-Z]{2}")
+_AMOUNT = re.compile(r"[0-9]{1,15}(\.[0-9]{1,4})?")
 _ENV_INT = re.compile(r"[+-]?[0-9]+")
 _ENV_FLOAT = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
 _ENV_BOOL = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
@@ -267,8 +269,10 @@ class ServerSettings(_Section):
     shutdown_timeout_s: float
     max_in_flight: int
     request_timeout_s: float
+    trusted_proxies: tuple[str, ...]
 
     def __post_init__(self) -> None:
+        _check_networks(self._key("trusted_proxies"), self.trusted_proxies)
         self._non_empty("host")
         self._within("port", 1, 65535)
         self._at_least("max_body_bytes", 1)
@@ -453,6 +457,24 @@ def _check_networks(key: str, networks: tuple[str, ...]) -> None:
 
 
 @dataclass(frozen=True, repr=False)
+class PaymentsSettings(_Section):
+    """``max_amount``: the largest single payment credited, one ``"CODE AMOUNT"`` per currency
+    (``"KES 250000.00"``); a larger one is held in suspense. A currency not listed has no limit."""
+
+    section: ClassVar[str] = "payments"
+    max_amount: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        seen: set[str] = set()
+        for text in self.max_amount:
+            code, _, value = text.strip().partition(" ")
+            ok = bool(_CURRENCY.fullmatch(code)) and bool(_AMOUNT.fullmatch(value.strip())) and code not in seen
+            _require(ok, self._key("max_amount"),
+                     f'each entry is "CODE AMOUNT" (e.g. "KES 250000.00"), one per currency; got {text!r}')
+            seen.add(code)
+
+
+@dataclass(frozen=True, repr=False)
 class MpesaSettings(_Section):
     section: ClassVar[str] = "mpesa"
     base_url: str
@@ -585,6 +607,7 @@ class Settings:
     sms: SmsSettings
     smpp: SmppSettings
     africastalking: AfricasTalkingSettings
+    payments: PaymentsSettings
     mpesa: MpesaSettings
     mtn: MtnSettings
     airtel: AirtelSettings

@@ -23,6 +23,7 @@ from billing_core.db.migrate import upgrade
 from config.settings import Settings
 from gateway.app import create_app
 from gateway.logs import setup_logging
+from gateway.providers.guard import protected_providers
 
 log = logging.getLogger("tvtopup")
 WORKERS_MAX = 64
@@ -44,11 +45,21 @@ def serve(settings: Settings, *, host: str | None = None, port: int | None = Non
                  "on" if settings.redis.url else "off (in-process state, one process only)")
         if workers > 1:
             return _supervise(host, port, workers, config)
-    web.run_app(create_app(settings, workers=True), host=host, port=port,
+    app = create_app(settings, workers=True)
+    if not worker_id:
+        _warn_protected(app)
+    web.run_app(app, host=host, port=port,
                 shutdown_timeout=settings.server.shutdown_timeout_s, reuse_port=worker_id is not None,
                 print=lambda msg: log.info("%s", msg.strip()), access_log=None, handle_signals=True)
     log.info("stopped")
     return 0
+
+
+def _warn_protected(app: web.Application) -> None:
+    """Name each provider whose callbacks only loopback may call (no token, no address list)."""
+    for provider in protected_providers(app):
+        log.warning("protected mode: %s callbacks are taken from loopback only; set its callback_token or "
+                    "allow_ips to take them from the network", provider)
 
 
 def _supervise(host: str, port: int, workers: int, config: str | None) -> int:

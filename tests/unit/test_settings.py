@@ -386,7 +386,7 @@ def test_redacted_is_plain_nested_dicts() -> None:
     assert r["currencies"] == {"KES": 100}
     assert r["operator"]["languages"] == ["en", "fr", "sw"]
     assert list(r) == ["operator", "currencies", "database", "redis", "server", "tv", "outbox", "scheduler",
-                       "ussd", "sms", "smpp", "africastalking", "mpesa", "mtn", "airtel", "dealers", "admin", "security",
+                       "ussd", "sms", "smpp", "africastalking", "payments", "mpesa", "mtn", "airtel", "dealers", "admin", "security",
                        "logging"]
 
 
