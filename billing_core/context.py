@@ -3,17 +3,24 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from types import MappingProxyType
+from typing import Any, Callable, Mapping
 
 from billing_core.db.database import Database
 from billing_core.errors import InvalidCard, InvalidInput
-from billing_core.money import Rates
+from billing_core.money import Money, Rates
 from billing_core.phones import normalize_msisdn
 from billing_core.pins import PinPolicy
 
 
 def system_clock() -> int:
     return int(time.time())
+
+
+def max_amounts(entries: tuple[str, ...]) -> Mapping[str, int]:
+    """``("KES 250000.00", …)`` as minor units per currency (InvalidAmount on a bad entry)."""
+    limits = (Money.parse(text) for text in entries)
+    return MappingProxyType({m.currency: m.minor for m in limits})
 
 
 @dataclass(frozen=True)
@@ -28,6 +35,8 @@ class Billing:
     card_max_length: int = 12
     clock: Callable[[], int] = field(default=system_clock)
     pins: PinPolicy = field(default_factory=PinPolicy)  # scratch-card PIN keys, length, alarm
+    # the largest payment credited, in minor units per currency (payments.max_amount); above: suspense
+    max_amounts: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
 
     @classmethod
     def from_settings(cls, settings: Any, db: Database, clock: Callable[[], int] = system_clock) -> Billing:
@@ -35,7 +44,8 @@ class Billing:
         return cls(db=db, rates=Rates(dict(settings.currencies)), region=op.region, currency=op.currency,
                    languages=tuple(op.languages), default_lang=op.default_lang,
                    card_min_length=op.card_min_length, card_max_length=op.card_max_length, clock=clock,
-                   pins=PinPolicy.from_settings(settings.security))
+                   pins=PinPolicy.from_settings(settings.security),
+                   max_amounts=max_amounts(settings.payments.max_amount))
 
     def now(self) -> int:
         return self.clock()

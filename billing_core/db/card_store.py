@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from billing_core import card_ledger, pins
 from billing_core.db import ledger_store, subscriber_store, unit
-from billing_core.db.dialect import insert_ignore
+from billing_core.db.dialect import exact_sum, insert_ignore
 from billing_core.db.fast import Fast
 from billing_core.db.schema import accounts, journal_entries, packages, postings, subscribers
 from billing_core.db.schema_cards import card_batches, cards
@@ -410,7 +410,7 @@ def batch_reports(conn: Connection, now: int) -> list[BatchReport]:
         return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
 
     def total(cond):
-        return func.coalesce(func.sum(case((cond, cards.c.value_tvu), else_=0)), 0)
+        return func.coalesce(exact_sum(case((cond, cards.c.value_tvu), else_=0)), 0)
 
     live = or_(cards.c.expires_at.is_(None), cards.c.expires_at > now)
     stats = {r.batch_id: r for r in conn.execute(select(
@@ -438,7 +438,7 @@ def _liability_by_batch(conn: Connection) -> dict[str, dict[str, int]]:
     """ref -> entry kind -> sum of the postings to ``cards:liability`` (debits positive)."""
     unit.flush(conn)
     rows = conn.execute(
-        select(journal_entries.c.ref, journal_entries.c.kind, func.sum(postings.c.amount))
+        select(journal_entries.c.ref, journal_entries.c.kind, exact_sum(postings.c.amount))
         .join(postings, postings.c.entry_id == journal_entries.c.id)
         .join(accounts, accounts.c.id == postings.c.account_id)
         .where(accounts.c.code == card_ledger.CARDS_LIABILITY, journal_entries.c.ref.like("cards:batch:%"))

@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
 from billing_core.db import unit
+from billing_core.db.dialect import register_sqlite
 from billing_core.errors import DomainError
 from billing_core.db.group_commit import GroupWriter
 
@@ -112,6 +113,7 @@ class SqliteDatabase(Database):
             dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
             for pragma in pragmas:
                 dbapi_conn.execute(pragma)
+            register_sqlite(dbapi_conn)  # exact_sum: report sums that cannot overflow
 
         @event.listens_for(engine, "begin")
         def _begin(conn: Connection) -> None:

@@ -21,7 +21,7 @@ from sqlalchemy import Connection, bindparam, case, func, select, update
 
 from billing_core import ledger
 from billing_core.db import ledger_store, subscriber_store, unit
-from billing_core.db.dialect import insert_ignore
+from billing_core.db.dialect import exact_sum, insert_ignore
 from billing_core.db.fast import Fast
 from billing_core.db.schema import accounts, journal_entries, packages, postings, subscribers
 from billing_core.db.schema_cards import cards
@@ -503,8 +503,8 @@ def _sales(conn: Connection, since: int | None, until: int | None, dealer_id: in
     t = dealer_topups
     done = t.c.status == "done"
     stmt = (select(t.c.dealer_id, func.coalesce(func.sum(case((done, 1), else_=0)), 0),
-                   func.coalesce(func.sum(case((done, t.c.face_minor), else_=0)), 0),
-                   func.coalesce(func.sum(case((done, t.c.commission_minor), else_=0)), 0),
+                   func.coalesce(exact_sum(case((done, t.c.face_minor), else_=0)), 0),
+                   func.coalesce(exact_sum(case((done, t.c.commission_minor), else_=0)), 0),
                    func.coalesce(func.sum(case((t.c.status == "reversed", 1), else_=0)), 0))
             .where(t.c.status != "pending").group_by(t.c.dealer_id))
     if dealer_id is not None:
@@ -515,7 +515,7 @@ def _sales(conn: Connection, since: int | None, until: int | None, dealer_id: in
 
 def _cards(conn: Connection, since: int | None, until: int | None, dealer: str | None = None) -> dict:
     """dealer (as stored on cards) -> (cards activated in the period, their value in TVU)."""
-    stmt = (select(cards.c.dealer, func.count(), func.coalesce(func.sum(cards.c.value_tvu), 0))
+    stmt = (select(cards.c.dealer, func.count(), func.coalesce(exact_sum(cards.c.value_tvu), 0))
             .where(cards.c.dealer.is_not(None), cards.c.activated_at.is_not(None)).group_by(cards.c.dealer))
     if dealer is not None:
         stmt = stmt.where(cards.c.dealer == dealer)
@@ -528,8 +528,8 @@ def report(conn: Connection, since: int | None, until: int | None) -> list[dict]
     sales, activated = _sales(conn, since, until), _cards(conn, since, until)
     moves = conn.execute(_period(
         select(accounts.c.code, journal_entries.c.kind,
-               func.sum(case((postings.c.amount < 0, -postings.c.amount), else_=0)),
-               func.sum(case((postings.c.amount > 0, postings.c.amount), else_=0)))
+               exact_sum(case((postings.c.amount < 0, -postings.c.amount), else_=0)),
+               exact_sum(case((postings.c.amount > 0, postings.c.amount), else_=0)))
         .join(postings, postings.c.account_id == accounts.c.id)
         .join(journal_entries, journal_entries.c.id == postings.c.entry_id)
         .where(accounts.c.code.like("float:%")).group_by(accounts.c.code, journal_entries.c.kind),

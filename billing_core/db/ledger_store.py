@@ -16,7 +16,7 @@ from sqlalchemy import Connection, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from billing_core.db import group_commit, unit
-from billing_core.db.dialect import insert_ignore
+from billing_core.db.dialect import exact_sum, insert_ignore
 from billing_core.db.fast import Fast, insert_of
 from billing_core.db.schema import account_balances, accounts, journal_entries, postings
 from billing_core.errors import AlreadyReversed, InsufficientWallet, UnknownEntry
@@ -184,22 +184,20 @@ def _lock_wallets(conn: Connection, entry: Entry) -> None:
 def trial_balance(conn: Connection) -> list[tuple[str, str, int]]:
     """(account, unit, balance) of every account with a non-zero balance, by unit then account."""
     unit.flush(conn)
-    total = func.sum(account_balances.c.balance)
     rows = conn.execute(
-        select(accounts.c.code, accounts.c.unit, total.label("balance"))
+        select(accounts.c.code, accounts.c.unit, exact_sum(account_balances.c.balance).label("balance"))
         .join(account_balances, account_balances.c.account_id == accounts.c.id)
         .group_by(accounts.c.code, accounts.c.unit)
-        .having(total != 0)
         .order_by(accounts.c.unit, accounts.c.code)
     ).all()
-    return [(r.code, r.unit, int(r.balance)) for r in rows]
+    return [(r.code, r.unit, int(r.balance)) for r in rows if int(r.balance) != 0]
 
 
 def postings_sum_by_unit(conn: Connection) -> dict[str, int]:
     """Sum of every posting per unit, straight from the journal (must be all zero)."""
     unit.flush(conn)
     rows = conn.execute(
-        select(accounts.c.unit, func.sum(postings.c.amount))
+        select(accounts.c.unit, exact_sum(postings.c.amount))
         .join(accounts, accounts.c.id == postings.c.account_id)
         .group_by(accounts.c.unit)
     ).all()

@@ -2,11 +2,19 @@
 
 The payment row is inserted first with ``ON CONFLICT DO NOTHING``: of any number
 of concurrent or repeated notices for one transaction, exactly one inserts and
-goes on to credit; the others find the first one's outcome and report it.
+goes on to credit; the others find the first one's outcome and report it. A repeat
+whose amount or account differs from the first credits nothing either, and is kept in
+``payment_conflicts`` (once per distinct amount and account) for the operator.
+
+A payment above its currency's maximum (``payments.max_amount``) is held with reason
+``above_max_amount`` and no ledger entry: the amount is unverified and may be absurd
+(no balance may overflow). It enters the ledger, through ``suspense:payments``, only
+when an operator confirms it by assigning or refunding it.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 
 from sqlalchemy import Connection, bindparam, select, update
 
@@ -14,12 +22,13 @@ from billing_core import ledger
 from billing_core.db import ledger_store, promo_store, subscriber_store
 from billing_core.db.dialect import insert_ignore
 from billing_core.db.fast import Fast
-from billing_core.db.schema import payment_requests, payments, subscribers
+from billing_core.db.schema import payment_conflicts, payment_requests, payments, subscribers
 from billing_core.errors import Conflict, NotFound, UnknownCard
 from billing_core.money import Money, Rates
 from billing_core.renewal import Status, iso
 
 RAW_MAX = 4000
+ABOVE_MAX = "above_max_amount"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +61,7 @@ class Payment:
     received_at: int
     created_by: str
     duplicate: bool = False
+    conflict: bool = False  # a repeat whose amount or account differs from this, the first
 
     def to_json(self) -> dict:
         return {"id": self.id, "provider": self.provider, "txid": self.txid, "account": self.account,
@@ -76,8 +86,19 @@ _SETTLE_PAYMENT = Fast(update(payments).where(payments.c.id == bindparam("pid"))
                            updated_at=bindparam("updated_at")))
 
 
-def record(conn: Connection, notice: PaymentNotice, card: str | None, rates: Rates, now: int) -> Payment:
-    """Record ``notice`` once; credit ``card`` (None: not a card number) or hold it in suspense."""
+def over_limit(amount: Money, max_amounts: Mapping[str, int] | None) -> bool:
+    """Whether ``amount`` is above its currency's maximum (a currency not listed has none)."""
+    limit = (max_amounts or {}).get(amount.currency)
+    return limit is not None and amount.minor > limit
+
+
+def record(conn: Connection, notice: PaymentNotice, card: str | None, rates: Rates, now: int,
+           max_amounts: Mapping[str, int] | None = None) -> Payment:
+    """Record ``notice`` once; credit ``card`` (None: not a card number) or hold it in suspense.
+
+    A repeat returns the first payment with ``duplicate`` set, and ``conflict`` set too
+    when its amount or account differs (the repeat is then kept in ``payment_conflicts``).
+    """
     received_at = notice.received_at or now
     inserted = _INSERT_PAYMENT.scalar(conn, {
         "provider": notice.provider, "provider_txid": notice.txid, "account_ref": notice.account[:40],
@@ -86,8 +107,11 @@ def record(conn: Connection, notice: PaymentNotice, card: str | None, rates: Rat
         "created_by": notice.created_by[:64], "site": notice.site[:32], "raw": notice.raw[:RAW_MAX],
     })
     if inserted is None:
-        return by_txid(conn, notice.provider, notice.txid, duplicate=True)
+        return _repeat(conn, notice, received_at, now)
     ref = f"{notice.provider}:{notice.txid}"
+    if over_limit(notice.amount, max_amounts):
+        _settle(conn, inserted, "suspense", ABOVE_MAX, None, 0, None, False, now)
+        return by_id(conn, inserted)
     applied = _apply(conn, inserted, notice.provider, notice.amount, card, rates, now, ref)
     if isinstance(applied, str):
         entry_id = ledger_store.post(conn, ledger.to_suspense(notice.provider, notice.amount, ref), now)
@@ -100,6 +124,26 @@ def record(conn: Connection, notice: PaymentNotice, card: str | None, rates: Rat
                    received_at, notice.created_by[:64])
 
 
+_INSERT_CONFLICT = Fast(lambda name: insert_ignore(name, payment_conflicts, "payment_id", "account_ref",
+                                                   "amount_minor", "currency")
+                        .values({c: bindparam(c) for c in ("payment_id", "provider", "provider_txid", "account_ref",
+                                                           "msisdn", "amount_minor", "currency", "received_at",
+                                                           "created_at", "raw")}))
+
+
+def _repeat(conn: Connection, notice: PaymentNotice, received_at: int, now: int) -> Payment:
+    """The first payment of a repeated transaction id; a repeat that differs is kept for the operator."""
+    first = by_txid(conn, notice.provider, notice.txid, duplicate=True)
+    if first.amount == notice.amount and first.account == notice.account[:40]:
+        return first
+    _INSERT_CONFLICT.execute(conn, {
+        "payment_id": first.id, "provider": notice.provider, "provider_txid": notice.txid,
+        "account_ref": notice.account[:40], "msisdn": notice.msisdn[:20], "amount_minor": notice.amount.minor,
+        "currency": notice.amount.currency, "received_at": received_at, "created_at": now,
+        "raw": notice.raw[:RAW_MAX]})
+    return replace(first, conflict=True)
+
+
 @dataclass(frozen=True, slots=True)
 class Applied:
     card: str | None
@@ -109,7 +153,7 @@ class Applied:
 
 
 def _settle(conn: Connection, payment_id: int, status: str, reason: str, card: str | None, tvu: int,
-            entry_id: int, renewed: bool, now: int) -> None:
+            entry_id: int | None, renewed: bool, now: int) -> None:
     _SETTLE_PAYMENT.execute(conn, {"pid": payment_id, "status": status, "reason": reason, "card": card, "tvu": tvu,
                                    "entry_id": entry_id, "renewed": renewed, "updated_at": now})
 
@@ -153,14 +197,29 @@ def by_txid(conn: Connection, provider: str | None, txid: str, *, duplicate: boo
     return _payment(rows[0], duplicate)
 
 
-def assign(conn: Connection, provider: str | None, txid: str, card: str, rates: Rates, now: int,
-           operator: str) -> Payment:
-    """Credit a payment held in suspense to ``card``; each held payment is assigned once."""
-    held = by_txid(conn, provider, txid)
+def _claim(conn: Connection, held: Payment, status: str, now: int, operator: str, confirmed: bool) -> None:
+    """Take ``held`` out of suspense (once, whatever the concurrency). A payment held above
+    the maximum needs ``confirmed`` and enters the ledger now, in ``suspense:payments``."""
+    if held.reason == ABOVE_MAX and not confirmed:
+        raise Conflict(f"payment {held.txid} of {held.amount} is above payments.max_amount: "
+                       "confirm the amount to take it out of suspense")
     claimed = conn.execute(update(payments).where(payments.c.id == held.id, payments.c.status == "suspense")
-                           .values(status="assigned", updated_at=now, created_by=operator[:64])).rowcount
+                           .values(status=status, updated_at=now, created_by=operator[:64])).rowcount
     if claimed != 1:
-        raise Conflict(f"payment {txid} is {held.status}, not in suspense")
+        raise Conflict(f"payment {held.txid} is {held.status}, not in suspense")
+    if held.reason == ABOVE_MAX:
+        ref = f"{held.provider}:{held.txid}"
+        entry_id = ledger_store.post(conn, ledger.to_suspense(held.provider, held.amount, ref), now,
+                                     created_by=operator)
+        conn.execute(update(payments).where(payments.c.id == held.id).values(entry_id=entry_id))
+
+
+def assign(conn: Connection, provider: str | None, txid: str, card: str, rates: Rates, now: int,
+           operator: str, confirmed: bool = False) -> Payment:
+    """Credit a payment held in suspense to ``card``; each held payment is assigned once.
+    One held above the maximum is assigned only ``confirmed`` by the operator."""
+    held = by_txid(conn, provider, txid)
+    _claim(conn, held, "assigned", now, operator, confirmed)
     applied = _apply(conn, held.id, held.provider, held.amount, card, rates, now, f"assign:{held.provider}:{txid}",
                      source=ledger.SUSPENSE, status="assigned")
     if isinstance(applied, str):
@@ -168,13 +227,11 @@ def assign(conn: Connection, provider: str | None, txid: str, card: str, rates: 
     return by_id(conn, held.id)
 
 
-def refund(conn: Connection, provider: str | None, txid: str, now: int, operator: str) -> Payment:
+def refund(conn: Connection, provider: str | None, txid: str, now: int, operator: str,
+           confirmed: bool = False) -> Payment:
     """Mark a held payment for refund: it leaves suspense for ``refunds:payable``."""
     held = by_txid(conn, provider, txid)
-    claimed = conn.execute(update(payments).where(payments.c.id == held.id, payments.c.status == "suspense")
-                           .values(status="refund", updated_at=now, created_by=operator[:64])).rowcount
-    if claimed != 1:
-        raise Conflict(f"payment {txid} is {held.status}, not in suspense")
+    _claim(conn, held, "refund", now, operator, confirmed)
     ledger_store.post(conn, ledger.suspense_to_refund(held.amount, f"refund:{held.provider}:{txid}"), now,
                       created_by=operator)
     return by_id(conn, held.id)
@@ -187,6 +244,45 @@ def in_suspense(conn: Connection, since: int | None = None, until: int | None = 
     if until is not None:
         stmt = stmt.where(payments.c.created_at < until)
     return [_payment(r) for r in conn.execute(stmt.order_by(payments.c.created_at, payments.c.id)).all()]
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentConflict:
+    """A repeat of transaction ``txid`` that differed from the first payment: nothing was credited."""
+
+    id: int
+    provider: str
+    txid: str
+    account: str
+    msisdn: str
+    amount: Money
+    received_at: int
+    first_account: str
+    first_amount: Money
+    first_status: str
+
+    def to_json(self) -> dict:
+        return {"id": self.id, "provider": self.provider, "txid": self.txid, "account": self.account,
+                "amount": str(self.amount), "status": "conflict",
+                "reason": f"repeat differs from the first ({self.first_amount} for {self.first_account!r}, "
+                          f"{self.first_status})", "received_at": iso(self.received_at),
+                "first_account": self.first_account, "first_amount": str(self.first_amount)}
+
+
+def conflicts(conn: Connection, since: int | None = None, until: int | None = None) -> list[PaymentConflict]:
+    """Repeats that differed from their first payment, oldest first."""
+    c, p = payment_conflicts, payments
+    stmt = select(c, p.c.account_ref.label("first_account"), p.c.amount_minor.label("first_minor"),
+                  p.c.currency.label("first_currency"), p.c.status.label("first_status")) \
+        .join(p, p.c.id == c.c.payment_id)
+    if since is not None:
+        stmt = stmt.where(c.c.created_at >= since)
+    if until is not None:
+        stmt = stmt.where(c.c.created_at < until)
+    return [PaymentConflict(r.id, r.provider, r.provider_txid, r.account_ref, r.msisdn,
+                            Money(r.amount_minor, r.currency), r.received_at, r.first_account,
+                            Money(r.first_minor, r.first_currency), r.first_status)
+            for r in conn.execute(stmt.order_by(c.c.created_at, c.c.id)).all()]
 
 
 def for_card(conn: Connection, card: str, limit: int = 5) -> list[Payment]:
@@ -279,7 +375,7 @@ class Settlement:
 
 
 def settle(conn: Connection, request: PaymentRequest, outcome: Settlement, rates: Rates,
-           now: int) -> tuple[PaymentRequest, Payment | None]:
+           now: int, max_amounts: Mapping[str, int] | None = None) -> tuple[PaymentRequest, Payment | None]:
     """Apply a final outcome once. A success always records the payment (even after the
     request was given up as failed: money that arrived is never lost); a repeat finds
     the payment already recorded under its transaction id."""
@@ -295,7 +391,7 @@ def settle(conn: Connection, request: PaymentRequest, outcome: Settlement, rates
     notice = PaymentNotice(provider=current.provider, txid=outcome.txid, account=current.card,
                            amount=outcome.amount or current.amount, msisdn=outcome.msisdn or current.msisdn,
                            received_at=now, raw=outcome.raw)
-    payment = record(conn, notice, current.card, rates, now)
+    payment = record(conn, notice, current.card, rates, now, max_amounts)
     conn.execute(update(payment_requests).where(payment_requests.c.id == current.id).values(
         status="successful", result_code=outcome.result_code[:16], result_desc=outcome.result_desc[:255],
         payment_id=payment.id, updated_at=now))

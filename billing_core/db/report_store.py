@@ -6,7 +6,8 @@ dialects). The use cases in :mod:`billing_core.reports` fold those rows into the
 grouping asked for, turning a bucket into a day of the operator's time zone in Python
 (every time zone's offset is a whole number of quarter hours, so a bucket never
 straddles local midnight). Money is never summed across currencies: the currency is
-part of every group.
+part of every group. Sums are :class:`~billing_core.db.dialect.exact_sum`: exact
+integers however large (no 64-bit overflow, no float).
 
 Periods are ``[since, until)`` in epoch seconds; ``None`` leaves that side open.
 """
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, String, and_, case, cast, func, literal, select
 
+from billing_core.db.dialect import exact_sum
 from billing_core.db.schema import account_balances, outbox, packages, payments, renewals, subscribers
 from billing_core.db.schema_cards import card_batches, cards
 from billing_core.db.schema_dealers import dealer_sites, dealer_topups, dealers
@@ -72,7 +74,7 @@ def _payment_sales(conn: Connection, since, until, with_bucket: bool) -> list[Sa
     bucket = _bucket(payments.c.received_at, with_bucket)
     package = func.coalesce(_package_of(payments.c.card), "").label("package")
     stmt = _period(select(bucket, payments.c.provider, package, payments.c.currency, func.count(),
-                          func.sum(payments.c.amount_minor), func.sum(payments.c.tvu))
+                          exact_sum(payments.c.amount_minor), exact_sum(payments.c.tvu))
                    .where(payments.c.status.in_(SOLD)), payments.c.received_at, since, until)
     rows = conn.execute(stmt.group_by(bucket, payments.c.provider, package, payments.c.currency)).all()
     return [SaleRow(_int(b), p, p, "", pkg, "", ccy, int(n), int(amount), int(tvu))
@@ -84,7 +86,7 @@ def _card_sales(conn: Connection, since, until, with_bucket: bool) -> list[SaleR
     package = func.coalesce(_package_of(cards.c.redeemed_card), "").label("package")
     via = func.coalesce(cards.c.redeemed_channel, "").label("via")
     dealer = func.coalesce(dealers.c.name, cards.c.dealer, "").label("dealer")
-    stmt = _period(select(bucket, via, dealer, package, func.count(), func.sum(cards.c.value_tvu))
+    stmt = _period(select(bucket, via, dealer, package, func.count(), exact_sum(cards.c.value_tvu))
                    .select_from(cards.outerjoin(dealers, cards.c.dealer == cast(dealers.c.id, String)))
                    .where(cards.c.state == "redeemed"), cards.c.redeemed_at, since, until)
     rows = conn.execute(stmt.group_by(bucket, via, dealer, package)).all()
@@ -100,7 +102,7 @@ def _dealer_sales(conn: Connection, since, until, with_bucket: bool) -> list[Sal
     joined = t.join(dealers, dealers.c.id == t.c.dealer_id).outerjoin(
         dealer_sites, and_(dealer_sites.c.dealer_id == t.c.dealer_id, dealer_sites.c.name == t.c.site))
     stmt = _period(select(bucket, dealers.c.name, package, region, t.c.currency, func.count(),
-                          func.sum(t.c.face_minor), func.sum(t.c.tvu))
+                          exact_sum(t.c.face_minor), exact_sum(t.c.tvu))
                    .select_from(joined).where(t.c.status == "done"), t.c.created_at, since, until)
     rows = conn.execute(stmt.group_by(bucket, dealers.c.name, package, region, t.c.currency)).all()
     return [SaleRow(_int(b), "dealer", "dealer", name, pkg, reg, ccy, int(n), int(face), int(tvu))
@@ -124,7 +126,7 @@ class RenewalRow:
 
 def renewals_by(conn: Connection, since: int | None, until: int | None) -> list[RenewalRow]:
     bucket = _bucket(renewals.c.created_at, True)
-    stmt = _period(select(bucket, packages.c.code, renewals.c.reason, func.count(), func.sum(renewals.c.tvu))
+    stmt = _period(select(bucket, packages.c.code, renewals.c.reason, func.count(), exact_sum(renewals.c.tvu))
                    .select_from(renewals.join(packages, packages.c.id == renewals.c.package_id)),
                    renewals.c.created_at, since, until)
     rows = conn.execute(stmt.group_by(bucket, packages.c.code, renewals.c.reason)).all()

@@ -186,6 +186,26 @@ payments = Table(
     Index(None, "created_at"),
 )
 
+# A transaction id seen again with another amount or account: nothing more is credited,
+# the repeat is kept here for the operator (once per distinct amount and account).
+payment_conflicts = Table(
+    "payment_conflicts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("payment_id", Id, ForeignKey("payments.id"), nullable=False),
+    Column("provider", String(24), nullable=False),
+    Column("provider_txid", String(64), nullable=False),
+    Column("account_ref", String(40), nullable=False, server_default=""),
+    Column("msisdn", String(20), nullable=False, server_default=""),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("received_at", BigInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("raw", Text, nullable=False, server_default=""),
+    UniqueConstraint("payment_id", "account_ref", "amount_minor", "currency", name="uq_payment_conflicts_repeat"),
+    Index(None, "created_at"),
+)
+
 payment_requests = Table(
     "payment_requests",
     metadata,

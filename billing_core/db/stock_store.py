@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from billing_core import ledger
 from billing_core import stock as rules
 from billing_core.db import dealer_store, ledger_store, outbox_store, subscriber_store
+from billing_core.db.dialect import exact_sum
 from billing_core.db.schema import accounts, payments, subscribers
 from billing_core.db.schema_dealers import dealer_sites, dealer_topups
 from billing_core.db.schema_stock import (card_swaps, decoder_movements, decoders, product_prices, product_sales,
@@ -330,7 +331,7 @@ def site_report(conn: Connection, since: int | None, until: int | None) -> list[
     seller = func.coalesce(sites.c.code, "")
     q = (select(func.coalesce(sites.c.region, "").label("region"), seller.label("site"),
                 product_sales.c.dealer_id, product_sales.c.currency,
-                func.sum(product_sales.c.qty).label("n"), func.sum(product_sales.c.total_minor).label("total"))
+                func.sum(product_sales.c.qty).label("n"), exact_sum(product_sales.c.total_minor).label("total"))
          .select_from(product_sales.outerjoin(sites, sites.c.id == product_sales.c.site_id))
          .where(*_between(product_sales.c.created_at, since, until))
          .group_by(sites.c.region, seller, product_sales.c.dealer_id, product_sales.c.currency))
@@ -342,7 +343,7 @@ def site_report(conn: Connection, since: int | None, until: int | None) -> list[
     for r in conn.execute(q).all():
         lines.append(_line(r.region, r.code, "decoder_movements", None, r.n, None))
     q = (select(sites.c.region, sites.c.code, payments.c.currency, func.count().label("n"),
-                func.sum(payments.c.amount_minor).label("total"))
+                exact_sum(payments.c.amount_minor).label("total"))
          .select_from(payments.join(sites, sites.c.code == payments.c.site))
          .where(payments.c.status.in_(("credited", "assigned")), *_between(payments.c.created_at, since, until))
          .group_by(sites.c.region, sites.c.code, payments.c.currency))
@@ -350,7 +351,7 @@ def site_report(conn: Connection, since: int | None, until: int | None) -> list[
         lines.append(_line(r.region, r.code, "payments", r.currency, r.n, r.total))
     region = func.coalesce(dealer_sites.c.region, "")
     q = (select(region.label("region"), dealer_topups.c.currency, func.count().label("n"),
-                func.sum(dealer_topups.c.face_minor).label("total"))
+                exact_sum(dealer_topups.c.face_minor).label("total"))
          .select_from(dealer_topups.outerjoin(dealer_sites, and_(dealer_sites.c.dealer_id == dealer_topups.c.dealer_id,
                                                                  dealer_sites.c.name == dealer_topups.c.site)))
          .where(dealer_topups.c.status == "done", *_between(dealer_topups.c.created_at, since, until))

@@ -239,9 +239,10 @@ async def suspense(request: web.Request) -> web.StreamResponse:
 
 async def _suspense_page(request: web.Request, error: str, status: int) -> web.Response:
     held = await payments.suspense(request.app[BILLING])
+    conflicts = await payments.conflicts(request.app[BILLING])
     may_assign = admin_users.role_at_least(request[auth.USER].role, "operator")
-    return render(request, "suspense.html", {"held": held, "error": error, "may_assign": may_assign},
-                  status=status)
+    return render(request, "suspense.html", {"held": held, "conflicts": conflicts, "error": error,
+                                             "may_assign": may_assign}, status=status)
 
 
 @routes.post("/admin/suspense/assign")
@@ -250,7 +251,8 @@ async def assign(request: web.Request) -> web.StreamResponse:
     billing, user, form = request.app[BILLING], request[auth.USER], request[auth.FORM]
     txid, card = str(form.get("txid", "")).strip(), str(form.get("card", "")).strip()
     try:
-        paid = await payments.assign_payment(billing, txid, card, operator=f"admin:{user.name}")
+        paid = await payments.assign_payment(billing, txid, card, operator=f"admin:{user.name}",
+                                             confirmed=form.get("confirm_amount") == "1")
     except DomainError as exc:
         return await _suspense_page(request, f"{txid}: {exc.detail or exc.code}", exc.http_status)
     await admin_users.record(billing, user, "payment.assign", f"{paid.provider}:{paid.txid}",

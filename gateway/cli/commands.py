@@ -167,6 +167,9 @@ def register_payment(verbs, common) -> None:
     refund = actions.add_parser("refund", parents=[common], help="mark a payment held in suspense for refund")
     refund.add_argument("txid", metavar="TXID")
     refund.set_defaults(run=_payment_refund)
+    for action in (assign, refund):
+        action.add_argument("--confirm-amount", action="store_true",
+                            help="the amount of a payment held above payments.max_amount has been checked")
     for action in (rec, assign, refund):
         action.add_argument("--operator", default=getpass.getuser(), help="who does this (audit)")
 
@@ -181,14 +184,16 @@ async def _payment_record(settings: Settings, args) -> int:
 
 async def _payment_assign(settings: Settings, args) -> int:
     async with open_billing(settings) as billing:
-        paid = await payments.assign_payment(billing, args.txid, args.card, operator=args.operator)
+        paid = await payments.assign_payment(billing, args.txid, args.card, operator=args.operator,
+                                             confirmed=args.confirm_amount)
     emit(paid.to_json(), as_json=args.json, columns=PAYMENT_COLUMNS)
     return 0
 
 
 async def _payment_refund(settings: Settings, args) -> int:
     async with open_billing(settings) as billing:
-        paid = await payments.refund_payment(billing, args.txid, operator=args.operator)
+        paid = await payments.refund_payment(billing, args.txid, operator=args.operator,
+                                             confirmed=args.confirm_amount)
     emit(paid.to_json(), as_json=args.json, columns=PAYMENT_COLUMNS)
     return 0
 
@@ -203,7 +208,9 @@ def register_report(verbs, common) -> None:
     ledger.add_argument("--from", dest="date_from", help="accepted for symmetry; balances are as of now")
     ledger.add_argument("--to", dest="date_to")
     ledger.set_defaults(run=_report_ledger)
-    held = kinds.add_parser("suspense", parents=[common], help="payments held: unknown card, no rate, ...")
+    held = kinds.add_parser("suspense", parents=[common],
+                            help="payments held (unknown card, no rate, above the maximum, ...) and repeats that "
+                                 "differed from the first payment (status conflict)")
     held.add_argument("--csv", action="store_true")
     held.add_argument("--from", dest="date_from", help="received on or after (ISO date)")
     held.add_argument("--to", dest="date_to", help="received before (ISO date)")
@@ -226,8 +233,9 @@ async def _report_suspense(settings: Settings, args) -> int:
     since, until = _period(args)
     async with open_billing(settings) as billing:
         held = await payments.suspense(billing, since, until)
-    emit([p.to_json() for p in held], as_json=args.json, as_csv=args.csv,
-         columns=("provider", "txid", "account", "amount", "reason", "received_at"))
+        repeats = await payments.conflicts(billing, since, until)
+    emit([p.to_json() for p in held] + [c.to_json() for c in repeats], as_json=args.json, as_csv=args.csv,
+         columns=("provider", "txid", "account", "amount", "status", "reason", "received_at"))
     return 0
 
 

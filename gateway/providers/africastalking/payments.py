@@ -97,7 +97,5 @@ async def notification(request: web.Request) -> web.Response:
         log.info("AT payment %s (%s, %s, %s) not credited", n.transaction_id, n.category, n.status, n.value)
         return web.json_response({"status": "failed" if n.status == FAILED else "ignored"})
     payment = await record_payment(request.app[BILLING], notice(n))
-    if payment.duplicate and (payment.amount != n.value or payment.account != n.account[:40]):
-        log.warning("AT payment %s repeated with another amount or account: kept the first", n.transaction_id)
     log.info("AT payment %s from %s: %s %s", n.transaction_id, mask(n.source), payment.status, payment.reason)
     return web.json_response({"status": "duplicate" if payment.duplicate else "ok", "payment": payment.status})

@@ -104,8 +104,10 @@ async def confirmation(request: web.Request) -> web.Response:
         return _malformed(exc.reason)
     except InvalidInput as exc:
         return _malformed(exc.detail or exc.code)
-    log.info("M-Pesa %s from %s for %r: %s%s%s", notice.txid, mask(notice.msisdn), notice.account, recorded.status,
-             f" ({recorded.reason})" if recorded.reason else "", ", a repeat" if recorded.duplicate else "")
+    if not recorded.conflict:  # a repeat that differs: record_payment has warned and flagged it
+        log.info("M-Pesa %s from %s for %r: %s%s%s", notice.txid, mask(notice.msisdn), notice.account,
+                 recorded.status, f" ({recorded.reason})" if recorded.reason else "",
+                 ", a repeat" if recorded.duplicate else "")
     return _reply(wire.ack())
 
 
