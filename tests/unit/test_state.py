@@ -3,6 +3,10 @@ from __future__ import annotations
 
 from config.settings import load_settings
 from gateway.state import MemoryState, RedisState, StateLockouts, lockouts_from_settings, open_state
+try:
+    from gateway.state.memory import StateFull
+except ImportError:  # before it existed
+    class StateFull(Exception): pass
 
 
 async def test_counters_live_for_a_fixed_window_from_the_first_event(clock) -> None:
@@ -95,3 +99,57 @@ async def test_factory_chooses_the_store_from_settings(clock) -> None:
     shared = open_state(plain.replace(**{"redis.url": "redis://127.0.0.1:6379/0", "redis.key_prefix": "p:"}))
     assert isinstance(shared, RedisState)
     await shared.close()
+
+
+def _timed_sets(state: MemoryState, prefix: str, count: int) -> float:
+    import asyncio as _asyncio
+    import time as _time
+
+    async def run() -> None:
+        for i in range(count):
+            try:
+                await state.set(f"{prefix}:{i}", "x", 1000)
+            except StateFull:
+                pass
+
+    started = _time.perf_counter()
+    _asyncio.get_event_loop_policy().new_event_loop().run_until_complete(run())
+    return _time.perf_counter() - started
+
+
+def test_a_full_store_stays_fast(clock) -> None:
+    """New keys past the cap cost about what they cost in an empty store (no sweep of the whole store)."""
+    state = MemoryState(clock=clock, max_keys=30_000)
+    empty = _timed_sets(state, "first", 2_000)
+    _timed_sets(state, "fill", 30_000)
+    full = _timed_sets(state, "past", 2_000)
+    assert full < 10 * empty + 0.05, (empty, full)
+
+
+async def test_a_full_store_refuses_new_keys_and_keeps_what_it_has(clock) -> None:
+    state = MemoryState(clock=clock, max_keys=100)
+    await state.set("lockout:lock:msisdn:+254712345678", "x", 3600)
+    for i in range(99):
+        await state.incr(f"rate:ussd:{i}", 60)
+    refused = 0
+    for i in range(1000):  # a flood of new senders
+        try:
+            await state.incr(f"rate:sms:{i}", 3600)
+        except StateFull as full:
+            refused += 1
+            assert "full" in str(full)
+    assert refused == 1000 and len(state) == 100
+    clock.advance(7 * 60)
+    assert await state.get("lockout:lock:msisdn:+254712345678") == "x"  # nothing evicted before its time
+    assert await state.incr("rate:ussd:0", 60) == 1  # expired keys make room again
+    assert await state.incr("rate:sms:1", 3600) == 1
+
+
+async def test_expired_keys_are_dropped_without_a_sweep(clock) -> None:
+    state = MemoryState(clock=clock, max_keys=1_000)
+    for i in range(1_000):
+        await state.set(f"old:{i}", "x", 10 + i % 7)
+    clock.advance(20)
+    for i in range(1_000):
+        await state.set(f"new:{i}", "x", 60)
+    assert len(state) == 1_000 and await state.scan("old:", 10) == []
