@@ -267,6 +267,8 @@ class ServerSettings(_Section):
     shutdown_timeout_s: float
     max_in_flight: int
     request_timeout_s: float
+    max_connections: int
+    header_timeout_s: float
 
     def __post_init__(self) -> None:
         self._non_empty("host")
@@ -275,6 +277,8 @@ class ServerSettings(_Section):
         self._positive("shutdown_timeout_s")
         self._at_least("max_in_flight", 1)
         self._positive("request_timeout_s")
+        self._at_least("max_connections", 1)
+        self._positive("header_timeout_s")
 
 
 @dataclass(frozen=True, repr=False)
