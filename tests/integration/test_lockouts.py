@@ -18,6 +18,7 @@ from billing_core import cards, subscriptions
 from billing_core.pins import new_pin
 from gateway.keys import BILLING, LOCKOUTS, STATE
 from gateway.sms.inbound import handle_inbound
+from tests.integration.test_sms_inbound import sent
 from tests.integration.test_ussd_flows import Phone
 from tv_notify.texts import refusal
 
@@ -109,10 +110,18 @@ async def test_parallel_ussd_sessions_of_many_strangers_look_up_at_most_the_limi
 
 
 async def test_parallel_sms_topups_of_one_phone_look_up_at_most_the_limit(gw, monkeypatch) -> None:
+    """Through POST /sms/africastalking/inbound, Africa's Talking's inbound form (docs/sms.md)."""
     lookups = Lookups(monkeypatch)
-    replies = await asyncio.gather(*(handle_inbound(gw.app, OWNER, f"TOPUP {wrong_pin(n)}", channel="africastalking",
-                                                    to="22384", message_id=f"m{n}") for n in range(15)))
+
+    async def text(n: int) -> int:
+        async with gw.post("/sms/africastalking/inbound", data={
+                "from": OWNER, "to": "22384", "text": f"TOPUP {wrong_pin(n)}", "date": "2026-12-04 10:00:00",
+                "id": f"ATXid_{n}"}) as resp:
+            return resp.status
+
+    assert await asyncio.gather(*(text(n) for n in range(15))) == [200] * 15
     assert lookups.count <= LIMIT, lookups.count
+    replies = [reply for _card, _msisdn, _lang, reply in await sent(gw.app)]
     assert replies.count(refusal("pin_invalid", "en")) == LIMIT
     assert replies.count(refusal("locked_out", "en")) == 15 - LIMIT
 
