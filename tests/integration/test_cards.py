@@ -409,3 +409,22 @@ async def test_a_lockout_holds_while_a_flood_fills_the_in_process_store(shop, cl
     clock.advance(7 * 60)
     with pytest.raises(cards.LockedOut):
         await redeem(shop, lockouts, rows[0][1])
+
+
+async def test_rows_that_count_nothing_any_more_are_pruned(shop, lockouts, clock) -> None:
+    from billing_core.db import lockout_store
+    from billing_core.db.schema_lockouts import lockouts as lockouts_table
+
+    await subscribers(shop)
+    for seed in range(3):  # the owner's phone: locked for 3600 s
+        with pytest.raises(cards.PinInvalid):
+            await redeem(shop, lockouts, wrong_pin(seed))
+    with pytest.raises(cards.PinInvalid):  # a stranger's phone and the card: a window of 600 s
+        await redeem(shop, lockouts, wrong_pin(7), msisdn="+254733000001")
+    keys = lambda: shop.db.read(lambda c: sorted(c.execute(select(lockouts_table.c.key)).scalars()))  # noqa: E731
+    assert await keys() == [f"card:{CARD}", "msisdn:+254712345678", "msisdn:+254733000001"]
+    clock.advance(600)
+    assert await shop.db.write(lockout_store.prune, clock.now) == 2
+    assert await keys() == ["msisdn:+254712345678"]  # still locked
+    clock.advance(3000)
+    assert await shop.db.write(lockout_store.prune, clock.now) == 1 and await keys() == []
