@@ -30,7 +30,7 @@ async def test_set_if_absent_with_a_ttl(clock) -> None:
 
 
 async def test_the_store_is_bounded_and_drops_expired_keys_first(clock) -> None:
-    state = MemoryState(clock=clock, max_keys=100)
+    state = MemoryState(clock=clock, max_keys=100, namespace_max=100)
     for i in range(50):
         await state.set(f"short:{i}", "x", 1)
     for i in range(50):
@@ -110,7 +110,7 @@ def _timed_sets(state: MemoryState, prefix: str, count: int) -> float:
 
 def test_a_full_store_stays_fast(clock) -> None:
     """New keys past the cap cost about what they cost in an empty store (no sweep of the whole store)."""
-    state = MemoryState(clock=clock, max_keys=30_000)
+    state = MemoryState(clock=clock, max_keys=30_000, namespace_max=30_000)
     empty = _timed_sets(state, "first", 2_000)
     _timed_sets(state, "fill", 30_000)
     full = _timed_sets(state, "past", 2_000)
@@ -118,7 +118,7 @@ def test_a_full_store_stays_fast(clock) -> None:
 
 
 async def test_a_full_store_refuses_new_keys_and_keeps_what_it_has(clock) -> None:
-    state = MemoryState(clock=clock, max_keys=100)
+    state = MemoryState(clock=clock, max_keys=100, namespace_max=100)
     await state.set("lockout:lock:msisdn:+254712345678", "x", 3600)
     for i in range(99):
         await state.incr(f"rate:ussd:{i}", 60)
@@ -137,10 +137,31 @@ async def test_a_full_store_refuses_new_keys_and_keeps_what_it_has(clock) -> Non
 
 
 async def test_expired_keys_are_dropped_without_a_sweep(clock) -> None:
-    state = MemoryState(clock=clock, max_keys=1_000)
+    state = MemoryState(clock=clock, max_keys=1_000, namespace_max=1_000)
     for i in range(1_000):
         await state.set(f"old:{i}", "x", 10 + i % 7)
     clock.advance(20)
     for i in range(1_000):
         await state.set(f"new:{i}", "x", 60)
     assert len(state) == 1_000 and await state.scan("old:", 10) == []
+
+
+async def test_a_flood_in_one_namespace_leaves_room_for_the_others(clock) -> None:
+    """33k SMS from made-up senders filled the store; USSD sessions must still find room."""
+    state = MemoryState(clock=clock, max_keys=1_000)  # 250 keys per namespace
+    refused = 0
+    for n in range(2_000):
+        for key in (f"sms:seen:africastalking:ATXid_{n}", f"rate:sms_inbound:+2547{n:08d}",
+                    f"rate:sms_replies:+2547{n:08d}"):
+            try:
+                await state.incr(key, 3600)
+            except StateFull:
+                refused += 1
+    assert len(state) == 750 and refused == 6_000 - 750
+    for n in range(120):
+        await state.set(f"ussd:s:ATUid_{n}", "{}", 300)
+        assert await state.incr(f"rate:ussd:+25471200{n:04d}", 60) == 1
+    assert await state.delete("rate:sms_inbound:+254700000000") == 1
+    assert await state.incr("rate:sms_inbound:+254799999999", 3600) == 1  # its namespace has room again
+    clock.advance(3600)
+    assert await state.incr("rate:sms_inbound:+254788888888", 3600) == 1 and len(state) == 1
