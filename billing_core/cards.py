@@ -16,9 +16,9 @@ Refusals of :func:`redeem_card`, by what the channel says to the subscriber::
     │   ├── PinInvalid          pin_invalid     unknown, used, blocked or expired: one answer, counted
     │   └── UnknownCard         unknown_card    the smartcard given is not registered
     ├── Conflict
-    │   ├── LockedOut           locked_out      too many wrong PINs: refused before any lookup
+    │   ├── LockedOut           locked_out      too many wrong PINs (counted before the lookup): refused
     │   └── SubscriberBlocked   subscriber_blocked
-    └── LockoutsUnavailable     lockouts_unavailable   the lockout store is down: refused (fail closed)
+    └── LockoutsUnavailable     lockouts_unavailable   the lockout cache is down: refused (fail closed)
 """
 from __future__ import annotations
 
@@ -34,10 +34,11 @@ from typing import Callable, Iterable
 from billing_core import pins
 from billing_core.context import Billing
 from billing_core.db import card_store as store
+from billing_core.db import lockout_store
 from billing_core.db import subscriber_store
 from billing_core.db.card_store import Activated, Batch, BatchReport, Blocked, CardInfo
 from billing_core.errors import InvalidInput, NotFound
-from billing_core.lockouts import LockedOut, Lockout, Lockouts, LockoutsUnavailable, card_key, phone_key
+from billing_core.lockouts import LockedOut, Lockout, Lockouts, LockoutsUnavailable, card_key, phone_key, refusal_text
 from billing_core.phones import mask
 from billing_core.pins import PinKeyMissing, PinMalformed
 from billing_core.subscriptions import SubscriberView, view
@@ -51,6 +52,7 @@ CHUNK = 10_000  # cards per transaction (and per CSV flush) while generating
 ACTIVATE_CHUNK = 50_000  # cards per activation transaction
 COLLISION_ROUNDS_MAX = 8
 SPIKE_WINDOW_S = 60
+PRUNE_EVERY = 64  # wrong PINs of this process between two prunings of dead lockout rows
 
 
 class PinInvalid(NotFound):
@@ -256,24 +258,32 @@ async def redeem_card(billing: Billing, lockouts: Lockouts, *, pin: str, msisdn:
                       card: str | None = None) -> Redemption:
     """Redeem the scratch card with ``pin`` onto ``card`` (default: the one card of ``msisdn``).
 
-    A locked-out phone (or smartcard) is refused before the PIN is looked up. A PIN
-    that fails its check digit is a typo: refused, not counted. A well-formed PIN that
-    matches no redeemable card counts against the phone and the smartcard. A TVU card
-    credits the wallet (then the renewal rules); a package card renews at once, stacked.
+    A phone the lock cache knows is locked is refused at once. A PIN that fails its
+    check digit is a typo: refused, not counted. Every other attempt is counted before
+    its look-up, in the look-up's transaction (:func:`store.redeem_counted`), against the
+    phone and, unless the phone is the card's registered one, the smartcard: at the limit
+    it is refused without a look-up, whatever the number of attempts in parallel; a
+    right PIN gives its attempt back. A TVU card credits the wallet (then the renewal
+    rules); a package card renews at once, stacked.
     """
     msisdn = billing.msisdn(msisdn)
     if not CHANNEL.fullmatch(channel or ""):
         raise InvalidInput("a channel is a short lower-case name (ussd, sms, ...)")
     if await lockouts.locked(phone_key(msisdn)):
-        raise LockedOut("too many wrong PINs from this phone: try again later")
+        raise LockedOut(refusal_text(phone_key(msisdn)))
     digits = pins.parse_pin(pin)
     card = billing.card(card) if card else await _only_card(billing, msisdn)
-    if await lockouts.locked(card_key(card)):
-        raise LockedOut("too many wrong PINs for this card: try again later")
     now = billing.now()
-    done = await billing.db.write(store.redeem, billing.pins.candidates(digits), card, msisdn, channel, now)
+    try:
+        attempt = await billing.db.write(store.redeem_counted, billing.pins.candidates(digits), card, msisdn, channel,
+                                         now, lockouts.policy)
+    except LockedOut as refused:
+        if refused.key:
+            await lockouts.remember(refused.key, refused.until, now)
+        raise
+    done = attempt.redeemed
     if done is None:
-        await _wrong_pin(billing, lockouts, digits, msisdn, card, channel)
+        await _wrong_pin(billing, lockouts, digits, msisdn, card, channel, attempt)
         raise PinInvalid("this PIN is not valid")
     STATS.redemptions += 1
     log.info("card %s redeemed by %s onto %s via %s: %d TVU%s", done.serial, mask(msisdn), card, channel,
@@ -289,27 +299,34 @@ async def _only_card(billing: Billing, msisdn: str) -> str:
     return rows[0].card
 
 
-async def _wrong_pin(billing: Billing, lockouts: Lockouts, digits: str, msisdn: str, card: str, channel: str) -> None:
+async def _wrong_pin(billing: Billing, lockouts: Lockouts, digits: str, msisdn: str, card: str, channel: str,
+                     attempt: store.Attempt) -> None:
     STATS.pin_failures += 1
-    by_phone = await lockouts.failure(phone_key(msisdn))
-    by_card = await lockouts.failure(card_key(card))
-    log.info("wrong card PIN %s from %s for %s via %s (%d from this phone, %d for this card)", pins.mask_pin(digits),
-             mask(msisdn), card, channel, by_phone, by_card)
+    now = billing.now()
+    log.info("wrong card PIN %s from %s for %s via %s (%s)", pins.mask_pin(digits), mask(msisdn), card, channel,
+             ", ".join(f"{n} for {_shown(key)}" for key, n in attempt.counts.items()))
+    for key, until in attempt.locked.items():
+        log.info("locked out: %s until %d", _shown(key), until)
+        await lockouts.remember(key, until, now)
     total = await lockouts.tally("pin_failures", SPIKE_WINDOW_S)
     if total == billing.pins.spike_per_minute + 1:
         STATS.spikes += 1
         log.warning("ALARM: more than %d wrong card PINs across all phones within %d s",
                     billing.pins.spike_per_minute, SPIKE_WINDOW_S)
+    if STATS.pin_failures % PRUNE_EVERY == 0:  # rows that count nothing any more, now and then
+        await billing.db.write(lockout_store.prune, now)
 
 
 # ---- operators and lockouts ------------------------------------------------------------
 
-async def list_lockouts(lockouts: Lockouts) -> list[Lockout]:
-    return await lockouts.list()
+async def list_lockouts(billing: Billing) -> list[Lockout]:
+    """The phones and cards locked out now (from the database: every process's)."""
+    return await billing.db.read(lockout_store.locked, billing.now())
 
 
 async def lift_lockout(billing: Billing, lockouts: Lockouts, who: str) -> list[str]:
-    """Lift the lockout of a phone number or smartcard; returns the keys that were locked."""
+    """Lift the lockout of a phone number or smartcard and forget its failures; returns the
+    keys that were locked. The cache of this process (or Redis) forgets them at once."""
     text = (who or "").strip()
     keys = [card_key(text)] if billing.is_card(text) else []
     try:
@@ -317,7 +334,8 @@ async def lift_lockout(billing: Billing, lockouts: Lockouts, who: str) -> list[s
     except InvalidInput:
         if not keys:
             raise
-    lifted = [key for key in keys if await lockouts.clear(key)]
+    lifted = await billing.db.write(lockout_store.unlock, keys, billing.now())
+    await lockouts.forget(*keys)
     log.info("lockout lifted: %s", ", ".join(_shown(k) for k in lifted) or "-")
     return lifted
 

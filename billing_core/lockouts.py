@@ -1,14 +1,25 @@
-"""Lockouts: how wrong PINs are counted and phones locked out (the protocol only).
+"""Lockouts: how wrong PINs are counted and phones locked out (the rules and the cache protocol).
 
-A use case that checks a secret typed by a subscriber (a scratch-card PIN) counts
-each wrong one against keys such as ``msisdn:+254712345678`` and ``card:12345678``.
-After ``security.lockout_failures`` failures within ``security.lockout_window_minutes``
-the key is locked for ``security.lockout_minutes``; a locked key is refused before its
-secret is looked up. Operators list and lift lockouts.
+A use case that checks a secret typed by a subscriber (a scratch-card PIN) counts the
+attempt against keys such as ``msisdn:+254712345678`` and ``card:12345678``
+*before* it looks the secret up, in the same database transaction as the look-up
+(:func:`billing_core.db.card_store.redeem_counted`): a conditional upsert takes the
+key's row, and refuses once ``security.lockout_failures`` attempts are counted within
+``security.lockout_window_minutes``. Parallel attempts therefore queue on the row,
+and no more than the limit are ever looked up. A correct secret gives its attempt
+back; the failure that reaches the limit locks the key for ``security.lockout_minutes``
+and starts a fresh count for afterwards.
 
-Implementations live in :mod:`gateway.state` (in-process for one process, Redis for
-several). When the store cannot be reached they raise :class:`LockoutsUnavailable`:
-callers fail closed (refuse), they never skip the check.
+Which keys an attempt counts against (:func:`keys_for`): always the phone's; the
+card's only when the phone is not the card's registered phone, so strangers typing a
+card's number lock the card for strangers, never for its owner (whose phone keeps its
+own limit).
+
+Counts and lock-outs live in the database (table ``lockouts``), so they survive a
+restart of Redis or of the gateway. Redis (or the in-process store) is a cache of
+locks (:class:`Lockouts`), so a locked phone is refused before any database write;
+when that cache cannot be reached callers raise :class:`LockoutsUnavailable` and
+refuse (fail closed).
 """
 from __future__ import annotations
 
@@ -19,17 +30,30 @@ from billing_core.errors import Conflict, DomainError
 
 
 class LockedOut(Conflict):
-    """Too many wrong PINs from this phone (or for this card): try again later."""
+    """Too many wrong PINs from this phone (or for this card): try again later.
+
+    ``key`` and ``until`` (epoch seconds) say which lock refused, when the database knows."""
 
     code = "locked_out"
     http_status = 429
 
+    def __init__(self, detail: str = "", *extra: object, key: str = "", until: int = 0):
+        super().__init__(detail, *extra)
+        self.key, self.until = key, until
+
 
 class LockoutsUnavailable(DomainError):
-    """The lockout store cannot be reached: the attempt is refused, not waved through."""
+    """The lockout cache cannot be reached: the attempt is refused, not waved through."""
 
     code = "lockouts_unavailable"
     http_status = 503
+
+
+@dataclass(frozen=True, slots=True)
+class LockoutPolicy:
+    failures: int  # attempts counted in a window before the key locks
+    window_s: int  # a window runs from its first failure
+    lockout_s: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,18 +67,18 @@ class Lockout:
 
 
 class Lockouts(Protocol):
+    """The rules (``policy``) and a cache of locks in Redis or this process."""
+
+    policy: LockoutPolicy
+
     async def locked(self, key: str) -> bool:
-        """Whether ``key`` is locked out now."""
+        """Whether the cache knows ``key`` is locked now (the database is the truth)."""
 
-    async def failure(self, key: str) -> int:
-        """Count one failure against ``key``; returns the failures within the window.
-        The failure that reaches the limit locks the key."""
+    async def remember(self, key: str, until: int, now: int) -> None:
+        """Cache that ``key`` is locked until ``until``; a cache that is away is ignored."""
 
-    async def clear(self, key: str) -> bool:
-        """Lift the lockout of ``key`` and forget its failures; whether it was locked."""
-
-    async def list(self) -> list[Lockout]:
-        """The keys locked out now (for operators), at most a few thousand."""
+    async def forget(self, *keys: str) -> None:
+        """Drop ``keys`` from the cache (after an operator lifts their lock-outs)."""
 
     async def tally(self, name: str, window_s: int) -> int:
         """Count one event under ``name`` in a window of ``window_s`` that starts with
@@ -69,4 +93,19 @@ def card_key(card: str) -> str:
     return f"card:{card}"
 
 
-__all__ = ["Lockouts", "Lockout", "LockedOut", "LockoutsUnavailable", "phone_key", "card_key"]
+def keys_for(msisdn: str, card: str, *, owner: bool) -> tuple[str, ...]:
+    """The keys an attempt from ``msisdn`` on ``card`` counts against, in the one order
+    their rows are taken (so two attempts never wait on each other in a cycle).
+    ``owner``: ``msisdn`` is the card's registered phone, which the card's key never limits."""
+    if owner:
+        return (phone_key(msisdn),)
+    return tuple(sorted((card_key(card), phone_key(msisdn))))
+
+
+def refusal_text(key: str) -> str:
+    return "too many wrong PINs " + ("for this card" if key.startswith("card:") else "from this phone") + \
+        ": try again later"
+
+
+__all__ = ["Lockouts", "Lockout", "LockoutPolicy", "LockedOut", "LockoutsUnavailable", "phone_key", "card_key",
+           "keys_for", "refusal_text"]

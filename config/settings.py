@@ -270,6 +270,8 @@ class ServerSettings(_Section):
     max_in_flight: int
     request_timeout_s: float
     trusted_proxies: tuple[str, ...]
+    max_connections: int
+    header_timeout_s: float
 
     def __post_init__(self) -> None:
         _check_networks(self._key("trusted_proxies"), self.trusted_proxies)
@@ -279,6 +281,8 @@ class ServerSettings(_Section):
         self._positive("shutdown_timeout_s")
         self._at_least("max_in_flight", 1)
         self._positive("request_timeout_s")
+        self._at_least("max_connections", 1)
+        self._positive("header_timeout_s")
 
 
 @dataclass(frozen=True, repr=False)

@@ -14,4 +14,4 @@ METRICS = web.AppKey("metrics", Metrics)
 REDIS = web.AppKey("redis", object)  # redis.asyncio.Redis when [redis] url is set
 WORKERS = web.AppKey("workers", bool)  # whether this process runs the background workers
 STATE = web.AppKey("state", object)  # gateway.state.State: sessions, rate limits, nonces (Redis or in-process)
-LOCKOUTS = web.AppKey("lockouts", StateLockouts)  # wrong-PIN lockouts on STATE
+LOCKOUTS = web.AppKey("lockouts", StateLockouts)  # a cache of wrong-PIN locks on STATE (the locks are in the database)

@@ -1,7 +1,10 @@
 """Logging: every line carries the request id of the request it belongs to.
 
 Phone numbers are masked where they are logged (``billing_core.phones.mask``);
-secrets are :class:`config.Secret` values that print as stars.
+secrets are :class:`config.Secret` values that print as stars. A warning or error
+that repeats (the same logger and message template) is written at most once per
+:data:`REPEAT_EVERY_S`; the next one that passes says how many were left out, so a
+flood (a failing accept under a connection storm) cannot fill the disk.
 """
 from __future__ import annotations
 
@@ -12,11 +15,47 @@ import sys
 import time
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+REPEAT_EVERY_S = 10.0
+REPEATS_TRACKED_MAX = 1000  # distinct templates remembered; the oldest is forgotten first
 
 
 class _RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id.get()
+        return True
+
+
+class RepeatFilter(logging.Filter):
+    """Lets one warning or error per (logger, template) through every ``every_s`` seconds.
+
+    Lines below WARNING always pass (they are the audit trail of payments and
+    redemptions, each with its own values). A line that passes after others were held
+    back carries ``(N similar lines suppressed)``; its traceback is dropped then, since
+    the first one showed it."""
+
+    def __init__(self, every_s: float = REPEAT_EVERY_S, clock=time.monotonic):
+        super().__init__()
+        self._every_s = every_s
+        self._clock = clock
+        self._seen: dict[tuple[str, object], list] = {}  # key -> [last passed at, suppressed since]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        key, now = (record.name, record.msg), self._clock()
+        seen = self._seen.get(key)
+        if seen is None:
+            if len(self._seen) >= REPEATS_TRACKED_MAX:
+                del self._seen[next(iter(self._seen))]
+            self._seen[key] = [now, 0]
+            return True
+        if now - seen[0] < self._every_s:
+            seen[1] += 1
+            return False
+        if seen[1]:
+            record.msg = f"{record.getMessage()} ({seen[1]} similar lines suppressed)"
+            record.args, record.exc_info, record.exc_text = None, None, None
+        seen[0], seen[1] = now, 0
         return True
 
 
@@ -37,6 +76,7 @@ class _JsonFormatter(logging.Formatter):
 def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(_RequestIdFilter())
+    handler.addFilter(RepeatFilter())
     if fmt == "json":
         handler.setFormatter(_JsonFormatter())
     else:

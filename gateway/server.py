@@ -22,6 +22,7 @@ from aiohttp import web
 from billing_core.db.migrate import upgrade
 from config.settings import Settings
 from gateway.app import create_app
+from gateway.http.connections import ConnectionLimit, connections_max, raise_open_files_limit
 from gateway.logs import setup_logging
 from gateway.providers.guard import protected_providers
 
@@ -31,6 +32,7 @@ WORKERS_MAX = 64
 # past that something is wrong everywhere and the supervisor stops.
 RESTARTS_MAX = 10
 RESTART_WINDOW_S = 60
+LISTEN_BACKLOG = 512
 
 
 def serve(settings: Settings, *, host: str | None = None, port: int | None = None, workers: int = 1,
@@ -48,9 +50,9 @@ def serve(settings: Settings, *, host: str | None = None, port: int | None = Non
     app = create_app(settings, workers=True)
     if not worker_id:
         _warn_protected(app)
-    web.run_app(app, host=host, port=port,
-                shutdown_timeout=settings.server.shutdown_timeout_s, reuse_port=worker_id is not None,
-                print=lambda msg: log.info("%s", msg.strip()), access_log=None, handle_signals=True)
+    open_files = raise_open_files_limit()
+    asyncio.run(_serve_app(app, settings, host, port, open_files,
+                           reuse_port=worker_id is not None))
     log.info("stopped")
     return 0
 
@@ -60,6 +62,32 @@ def _warn_protected(app: web.Application) -> None:
     for provider in protected_providers(app):
         log.warning("protected mode: %s callbacks are taken from loopback only; set its callback_token or "
                     "allow_ips to take them from the network", provider)
+
+
+async def _serve_app(app: web.Application, settings: Settings, host: str, port: int, open_files: int, *,
+                     reuse_port: bool) -> None:
+    """Serve ``app`` until SIGINT or SIGTERM, then stop cleanly (requests in flight finish).
+
+    Connections are bounded (:mod:`gateway.http.connections`): ``server.max_connections``
+    (below the open files limit) and ``server.header_timeout_s`` for a request's headers."""
+    server = settings.server
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    limit = ConnectionLimit(connections_max(server.max_connections, open_files))
+    app.middlewares.append(limit.middleware)
+    runner = web.AppRunner(app, access_log=None, keepalive_timeout=server.header_timeout_s,
+                           shutdown_timeout=server.shutdown_timeout_s)
+    await runner.setup()
+    try:
+        limit.attach(runner.server)
+        await web.TCPSite(runner, host, port, reuse_port=reuse_port, backlog=LISTEN_BACKLOG).start()
+        log.info("serving on http://%s:%d (at most %d connections, %.0f s for a request's headers)", host, port,
+                 limit.max_connections, server.header_timeout_s)
+        await stop.wait()
+    finally:
+        await runner.cleanup()
 
 
 def _supervise(host: str, port: int, workers: int, config: str | None) -> int:

@@ -21,13 +21,14 @@ from sqlalchemy import Connection, and_, bindparam, case, func, or_, select, tex
 from sqlalchemy.exc import IntegrityError
 
 from billing_core import card_ledger, pins
-from billing_core.db import ledger_store, subscriber_store, unit
+from billing_core.db import ledger_store, lockout_store, subscriber_store, unit
 from billing_core.db.dialect import exact_sum, insert_ignore
 from billing_core.db.fast import Fast
 from billing_core.db.schema import accounts, journal_entries, packages, postings, subscribers
 from billing_core.db.schema_cards import card_batches, cards
 from billing_core.db.subscriber_store import Package, SubscriberRow
 from billing_core.errors import AlreadyExists, Conflict, InvalidInput, NotFound, SubscriberBlocked
+from billing_core.lockouts import LockoutPolicy, keys_for
 from billing_core.renewal import Status, iso
 
 TVU_CARD, PACKAGE_CARD = "tvu", "package"
@@ -357,6 +358,30 @@ def redeem(conn: Connection, hashes: tuple[tuple[int, bytes], ...], card: str, m
         renewed = True
     _SET_ENTRY.execute(conn, {"cid": card_id, "e": entry_id})
     return Redeemed(serial, batch.kind, credited, renewed, after)
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """A PIN attempt counted against the lock-outs: ``redeemed`` None when the PIN was wrong."""
+
+    redeemed: Redeemed | None
+    counts: dict[str, int]  # key -> attempts in its window, this one included
+    locked: dict[str, int]  # key -> locked until: the keys this wrong PIN locked
+
+
+def redeem_counted(conn: Connection, hashes: tuple[tuple[int, bytes], ...], card: str, msisdn: str, channel: str,
+                   now: int, policy: LockoutPolicy) -> Attempt:
+    """:func:`redeem`, counted against the lock-outs in the same transaction: the attempt is
+    counted before the look-up (raising :class:`LockedOut` at the limit, before any look-up),
+    given back when the PIN was right, and locks the keys it brings to the limit when wrong."""
+    sub = subscriber_store.lock_subscriber(conn, card)
+    keys = keys_for(msisdn, card, owner=sub.msisdn == msisdn)
+    counts = lockout_store.reserve(conn, keys, now, policy)
+    done = redeem(conn, hashes, card, msisdn, channel, now)
+    if done is not None:
+        lockout_store.give_back(conn, keys)
+        return Attempt(done, counts, {})
+    return Attempt(None, counts, lockout_store.lock_reached(conn, counts, now, policy))
 
 
 def _redeem_package(conn: Connection, sub: SubscriberRow, batch: Batch, value: int, serial: str, channel: str,

@@ -16,6 +16,7 @@ from billing_core.renewal import parse_iso
 from config.settings import Settings
 from gateway.cli.context import open_billing
 from gateway.cli.output import emit
+from gateway.state.lockouts import CACHE_MAX_S
 
 CSV_COLUMNS = ("serial", "pin", "value", "expires")  # the printer file (contract)
 BATCH_COLUMNS = ("batch", "number", "kind", "value", "count", "first_serial", "last_serial", "expires_at", "state")
@@ -157,9 +158,6 @@ async def _show(settings: Settings, args) -> int:
 async def _lockouts(settings: Settings):
     from gateway.state import lockouts_from_settings, open_state
 
-    if not settings.redis.url:
-        print("note: without redis.url lockouts live inside the serving process; this command cannot see them",
-              file=sys.stderr)
     state = open_state(settings)
     try:
         yield lockouts_from_settings(settings, state)
@@ -168,8 +166,8 @@ async def _lockouts(settings: Settings):
 
 
 async def _lockouts_list(settings: Settings, args) -> int:
-    async with _lockouts(settings) as lockouts:
-        found = await cards.list_lockouts(lockouts)
+    async with open_billing(settings) as billing:
+        found = await cards.list_lockouts(billing)
     emit([lock.to_json() for lock in found], as_json=args.json, columns=("key", "locked_at", "remaining_s"))
     return 0
 
@@ -177,6 +175,9 @@ async def _lockouts_list(settings: Settings, args) -> int:
 async def _unlock(settings: Settings, args) -> int:
     async with open_billing(settings) as billing, _lockouts(settings) as lockouts:
         lifted = await cards.lift_lockout(billing, lockouts, args.who)
+    if lifted and not settings.redis.url:
+        print(f"note: without redis.url a serving process may refuse {args.who} for up to {CACHE_MAX_S} s more "
+              "(its own cache of the lock)", file=sys.stderr)
     emit({"lifted": lifted}, as_json=args.json)
     return 0
 

@@ -1,9 +1,9 @@
 """Short-lived shared state: counters with a time to live, set-if-absent keys with a TTL.
 
 One process keeps it in memory (:class:`MemoryState`); several processes share Redis
-(:class:`RedisState`, chosen when ``redis.url`` is set). Lockouts of wrong PINs are
-built on it today (:class:`StateLockouts`); USSD sessions, rate limits and dealer
-nonces are meant to use the same stores.
+(:class:`RedisState`, chosen when ``redis.url`` is set). It holds rate limits, SMS
+de-duplication and a cache of wrong-PIN locks (:class:`StateLockouts`; the locks
+themselves live in the database). What a restart of each loses: docs/deployment.md.
 
 Every Redis call has a timeout; when Redis cannot be reached a call raises
 :class:`StateUnavailable` at once, never waits without bound, and callers fail closed.

@@ -1,6 +1,7 @@
 """Scratch cards on SQLite and PostgreSQL: generation, the state machine, redemption, lockouts, audit."""
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import itertools
 import logging
@@ -271,10 +272,47 @@ async def test_wrong_pins_lock_the_phone_out_before_any_lookup(shop, lockouts, c
         await redeem(shop, lockouts, good)  # even the right PIN: refused before the lookup
     assert (await cards.show_card(shop, rows[0][0])).state == "activated"  # still redeemable by others
     assert (await redeem(shop, lockouts, good, msisdn=OTHER_MSISDN, card=OTHER_CARD)).card == OTHER_CARD
-    assert {lock.key for lock in await cards.list_lockouts(lockouts)} == {f"msisdn:{MSISDN}", f"card:{CARD}"}
+    # the owner's phone is locked; the owner's failures do not lock the card for others
+    assert [lock.key for lock in await cards.list_lockouts(shop)] == [f"msisdn:{MSISDN}"]
+    [lock] = await cards.list_lockouts(shop)
+    assert (lock.locked_at, lock.remaining_s) == (clock.now, 3600)
 
-    clock.advance(3600)
+    clock.advance(3599)
+    with pytest.raises(cards.LockedOut):  # the database says so, whatever the cache (a minute at most)
+        await redeem(shop, lockouts, rows[1][1])
+    clock.advance(1)
     assert (await redeem(shop, lockouts, rows[1][1])).card == CARD
+    assert await cards.list_lockouts(shop) == []
+    for seed in range(2):  # a fresh set of tries after the lock-out
+        with pytest.raises(cards.PinInvalid):
+            await redeem(shop, lockouts, wrong_pin(seed))
+
+
+async def test_failures_outside_the_window_do_not_add_up(shop, lockouts, clock) -> None:
+    await subscribers(shop)
+    for seed in range(2):
+        with pytest.raises(cards.PinInvalid):
+            await redeem(shop, lockouts, wrong_pin(seed))
+    clock.advance(600)
+    for seed in range(2):
+        with pytest.raises(cards.PinInvalid):
+            await redeem(shop, lockouts, wrong_pin(seed))
+    assert await cards.list_lockouts(shop) == []
+
+
+async def test_parallel_wrong_pins_from_one_phone_are_looked_up_at_most_the_limit(shop, lockouts, db_url) -> None:
+    """Two database handles (two pools on PostgreSQL, two writers on SQLite): only the row decides."""
+    from billing_core.db.database import open_database
+
+    await subscribers(shop)
+    rival_db = open_database(db_url, pool_size=8)
+    rival = dataclasses.replace(shop, db=rival_db)
+    try:
+        results = await asyncio.gather(*(redeem((shop, rival)[n % 2], lockouts, wrong_pin(n)) for n in range(15)),
+                                       return_exceptions=True)
+    finally:
+        await rival_db.close()
+    assert sorted(type(r).__name__ for r in results) == ["LockedOut"] * 12 + ["PinInvalid"] * 3
 
 
 async def test_wrong_pins_for_one_card_from_many_phones_lock_the_card(shop, lockouts) -> None:
@@ -286,8 +324,23 @@ async def test_wrong_pins_for_one_card_from_many_phones_lock_the_card(shop, lock
             await redeem(shop, lockouts, wrong_pin(n), msisdn=f"+25473300000{n}")
     with pytest.raises(cards.LockedOut):
         await redeem(shop, lockouts, rows[0][1], msisdn="+254733000009")
+    assert [lock.key for lock in await cards.list_lockouts(shop)] == [f"card:{CARD}"]
     assert await cards.lift_lockout(shop, lockouts, CARD) == [f"card:{CARD}"]
     assert (await redeem(shop, lockouts, rows[0][1], msisdn="+254733000009")).card == CARD
+
+
+async def test_strangers_lock_a_card_for_strangers_only(shop, lockouts) -> None:
+    await subscribers(shop)
+    _, rows = await batch(shop, count=2)
+    await cards.activate_cards(shop, "B1")
+    for n in range(10):
+        with pytest.raises((cards.PinInvalid, cards.LockedOut)):
+            await redeem(shop, lockouts, wrong_pin(n), msisdn=f"+25473300000{n}")
+    with pytest.raises(cards.LockedOut):
+        await redeem(shop, lockouts, rows[0][1], msisdn="+254733000010")
+    assert (await redeem(shop, lockouts, rows[0][1], msisdn=MSISDN)).card == CARD  # its owner
+    with pytest.raises(cards.PinInvalid):  # and the owner's failures count on the owner's phone only
+        await redeem(shop, lockouts, wrong_pin(50), msisdn=MSISDN)
 
 
 async def test_an_operator_lifts_a_phone_lockout(shop, lockouts) -> None:
@@ -295,11 +348,14 @@ async def test_an_operator_lifts_a_phone_lockout(shop, lockouts) -> None:
     for n in range(3):
         with pytest.raises(cards.PinInvalid):
             await redeem(shop, lockouts, wrong_pin(n))
-    assert await cards.lift_lockout(shop, lockouts, "0712345678") == [f"msisdn:{MSISDN}"]
-    with pytest.raises(cards.PinInvalid):  # the phone may try again (the card it tried stays locked)
-        await redeem(shop, lockouts, wrong_pin(9), card=OTHER_CARD)
     with pytest.raises(cards.LockedOut):
         await redeem(shop, lockouts, wrong_pin(9))
+    assert await cards.lift_lockout(shop, lockouts, "0712345678") == [f"msisdn:{MSISDN}"]
+    assert await cards.lift_lockout(shop, lockouts, "0712345678") == []
+    with pytest.raises(cards.PinInvalid):  # the phone may try again, a full set of tries
+        await redeem(shop, lockouts, wrong_pin(9), card=OTHER_CARD)
+    with pytest.raises(cards.PinInvalid):
+        await redeem(shop, lockouts, wrong_pin(10))
 
 
 async def test_a_spike_of_wrong_pins_raises_one_alarm(shop, caplog, clock) -> None:
@@ -331,3 +387,44 @@ async def test_the_audit_flags_a_batch_with_more_redeemed_than_activated(shop, l
     [flagged] = await cards.audit_cards(shop)
     assert (flagged.batch.name, flagged.audit) == ("B1", "redeemed_exceeds_activated")
     assert "card audit: batch B1" in caplog.text
+
+
+async def test_a_lockout_holds_while_a_flood_fills_the_in_process_store(shop, clock) -> None:
+    """16.7: oldest-first eviction dropped a 60-minute lock-out after 7 minutes."""
+    from gateway.state.store import StateUnavailable
+
+    await subscribers(shop)
+    _, rows = await batch(shop, count=1)
+    await cards.activate_cards(shop, "B1")
+    state = MemoryState(clock=clock, max_keys=50)
+    lockouts = StateLockouts(state, failures=3, window_s=600, lockout_s=3600, clock=clock)
+    for seed in range(3):
+        with pytest.raises(cards.PinInvalid):
+            await redeem(shop, lockouts, wrong_pin(seed))
+    for n in range(1000):  # SMS from made-up senders: a rate-limit counter each
+        try:
+            await state.incr(f"rate:sms_inbound:+2547{n:08d}", 3600)
+        except StateUnavailable:
+            pass
+    clock.advance(7 * 60)
+    with pytest.raises(cards.LockedOut):
+        await redeem(shop, lockouts, rows[0][1])
+
+
+async def test_rows_that_count_nothing_any_more_are_pruned(shop, lockouts, clock) -> None:
+    from billing_core.db import lockout_store
+    from billing_core.db.schema_lockouts import lockouts as lockouts_table
+
+    await subscribers(shop)
+    for seed in range(3):  # the owner's phone: locked for 3600 s
+        with pytest.raises(cards.PinInvalid):
+            await redeem(shop, lockouts, wrong_pin(seed))
+    with pytest.raises(cards.PinInvalid):  # a stranger's phone and the card: a window of 600 s
+        await redeem(shop, lockouts, wrong_pin(7), msisdn="+254733000001")
+    keys = lambda: shop.db.read(lambda c: sorted(c.execute(select(lockouts_table.c.key)).scalars()))  # noqa: E731
+    assert await keys() == [f"card:{CARD}", "msisdn:+254712345678", "msisdn:+254733000001"]
+    clock.advance(600)
+    assert await shop.db.write(lockout_store.prune, clock.now) == 2
+    assert await keys() == ["msisdn:+254712345678"]  # still locked
+    clock.advance(3000)
+    assert await shop.db.write(lockout_store.prune, clock.now) == 1 and await keys() == []

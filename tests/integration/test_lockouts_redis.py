@@ -39,30 +39,19 @@ def closed_port() -> int:
         return s.getsockname()[1]  # nobody listens once it is closed
 
 
-async def test_lockouts_in_redis(redis_state) -> None:
+async def test_the_lock_cache_in_redis(redis_state) -> None:
     lockouts = StateLockouts(redis_state, failures=3, window_s=600, lockout_s=3600)
-    key = "msisdn:+254712345678"
-    assert [await lockouts.failure(key) for _ in range(2)] == [1, 2]
-    assert 590 <= await redis_state.ttl("lockout:fail:" + key) <= 600  # the window runs from the first failure
+    key, now = "msisdn:+254712345678", int(time.time())
     assert not await lockouts.locked(key)
-    assert await lockouts.failure(key) == 3
+    await lockouts.remember(key, now + 3600, now)
     assert await lockouts.locked(key) and not await lockouts.locked("msisdn:+254700000000")
-    [lock] = await lockouts.list()
-    assert lock.key == key and 3590 <= lock.remaining_s <= 3600 and abs(lock.locked_at - time.time()) < 60
-    assert await redis_state.get("lockout:fail:" + key) is None  # the count starts over after the lockout
-    assert await lockouts.clear(key) and not await lockouts.locked(key) and await lockouts.list() == []
+    assert 55 <= await redis_state.ttl("lockout:lock:" + key) <= 60  # an unlock elsewhere reaches it soon
+    await lockouts.remember("card:12345678", now + 10, now)
+    assert 5 <= await redis_state.ttl("lockout:lock:card:12345678") <= 10
+    await lockouts.forget(key, "card:12345678")
+    assert not await lockouts.locked(key) and not await lockouts.locked("card:12345678")
     assert [await lockouts.tally("pin_failures", 60) for _ in range(3)] == [1, 2, 3]
     assert 55 <= await redis_state.ttl("lockout:tally:pin_failures") <= 60
-
-
-async def test_concurrent_failures_all_count_and_lock_once(redis_state) -> None:
-    lockouts = StateLockouts(redis_state, failures=25, window_s=600, lockout_s=600)
-    counts = await asyncio.gather(*(lockouts.failure("card:12345678") for _ in range(20)))
-    assert sorted(counts) == list(range(1, 21))  # INCR is atomic: no failure is lost
-    assert not await lockouts.locked("card:12345678")
-    await asyncio.gather(*(lockouts.failure("card:12345678") for _ in range(10)))
-    assert await lockouts.locked("card:12345678")
-    assert [lock.key for lock in await lockouts.list()] == ["card:12345678"]
 
 
 async def test_redis_down_refuses_redemption_fast() -> None:
@@ -92,3 +81,45 @@ async def test_a_silent_redis_times_out_instead_of_hanging() -> None:
     assert time.monotonic() - started < 5
     await state.close()
     server.close()
+
+
+async def test_a_lockout_survives_a_restart_of_a_redis_without_persistence(gateway_client) -> None:
+    """A throwaway ``redis-server --save "" --appendonly no``: lock a phone, restart Redis, still locked."""
+    from billing_core import subscriptions
+    from gateway.keys import BILLING
+    from gateway.sms.inbound import handle_inbound
+    from tests.resilience.test_peers_down import PrivateRedis
+    from tv_notify.texts import refusal
+
+    redis = PrivateRedis()
+    redis.start()
+    try:
+        client = await gateway_client(**{"security.pin_key": "restart-test-pin-key-0123456789",
+                                         "security.lockout_failures": 3,
+                                         "redis.url": f"redis://127.0.0.1:{redis.port}/0"})
+        billing = client.app[BILLING]
+        await subscriptions.add_package(billing, "BASIC", "Basic", 30, 100, ("101",))
+        await subscriptions.add_subscriber(billing, "40000001", "+254712345678", package="BASIC")
+        rows: list[tuple[str, str]] = []
+        await cards.generate_batch(billing, name="R1", count=1, tvu=100, sink=rows.extend)
+        await cards.activate_cards(billing, "R1")
+
+        def say(text: str, n: int):
+            return handle_inbound(client.app, "+254712345678", text, channel="africastalking", message_id=f"r{n}")
+
+        for n in range(3):
+            assert await say(f"TOPUP {new_pin(14, __import__('random').Random(n).randrange)}", n) == refusal(
+                "pin_invalid", "en")
+        assert await say(f"TOPUP {rows[0][1]}", 10) == refusal("locked_out", "en")
+        redis.kill()
+        redis.start()  # empty: nothing was saved
+        for n in range(11, 60):  # the first calls may find the old connection gone
+            reply = await say(f"TOPUP {rows[0][1]}", n)
+            if reply != refusal("lockouts_unavailable", "en"):
+                break
+            await asyncio.sleep(0.1)
+        assert reply == refusal("locked_out", "en")
+        assert (await subscriptions.show_subscriber(billing, "40000001")).wallet_tvu == 0
+        assert [lock.key for lock in await cards.list_lockouts(billing)] == ["msisdn:+254712345678"]
+    finally:
+        redis.kill()
