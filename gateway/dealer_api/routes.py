@@ -73,7 +73,8 @@ def setup(app: web.Application) -> None:
 
 
 async def _seen_signatures(app: web.Application) -> None:
-    app[SEEN] = SeenSignatures(app[BILLING], app[CONFIG].window_s)
+    hours = app[SETTINGS].dealers.idempotency_hours
+    app[SEEN] = SeenSignatures(app[BILLING], app[CONFIG].window_s, hours * 3600)
 
 
 async def authenticate(request: web.Request) -> tuple[str, bytes]:

@@ -13,7 +13,7 @@ import json
 
 from sqlalchemy import func, select
 
-from billing_core.db.schema_dealers import dealer_signatures
+from billing_core.db.schema_dealers import dealer_signatures, dealer_topups
 from gateway.keys import BILLING
 from tests.integration.test_dealer_api import CARD, MASTER, Dealer, float_of, seeded, wallet
 from tests.integration.test_dealer_topups import assert_books_balance
@@ -114,3 +114,25 @@ async def test_seen_signatures_are_pruned_after_the_window(gateway_client, clock
     clock.advance(400)  # past the window (300 s) and the pruning interval
     assert (await dealer.get("/api/v1/balance")).status == 200
     assert await kept() == 1
+
+
+async def test_idempotency_keys_are_released_after_the_retention(gateway_client, clock):
+    client = await gateway_client(**SETTINGS, **{"dealers.idempotency_hours": 24})
+    dealer = await seeded(client, clock)
+    first = await (await dealer.topup({"card": CARD, "tvu": 10}, "daily-1")).json()
+    clock.advance(23 * 3600)
+    within = await dealer.topup({"card": CARD, "tvu": 11}, "daily-1")
+    assert (within.status, (await within.json())["error"]) == (409, "idempotency_conflict")
+    clock.advance(3600 + 61)  # past the retention and the housekeeping interval
+    after = await dealer.topup({"card": CARD, "tvu": 11}, "daily-1")
+    assert after.status == 201 and (await after.json())["id"] != first["id"]
+    assert await wallet(client) == 21
+
+    def kept(conn):
+        return conn.execute(select(dealer_topups.c.idempotency_key, dealer_topups.c.response)
+                            .order_by(dealer_topups.c.id)).all()
+
+    rows = await client.app[BILLING].db.read(kept)
+    assert [(key, bool(response)) for key, response in rows] == [(f"#{first['id']}", False), ("daily-1", True)]
+    shown = await dealer.get(f"/api/v1/topups/{first['id']}")  # the sale itself is kept
+    assert shown.status == 200 and (await shown.json())["tvu_credited"] == 10
