@@ -114,6 +114,14 @@ def test_a_fresh_directory_redeems_printed_pins_and_sells_through_the_dealer_api
         assert (status, sold.get("tvu_credited"), sold.get("wallet_tvu")) == (201, 100, 150), sold
     finally:
         log = server.stop()
+    server = Serving(tmp_path)  # restarted: a captured request under a new key is still refused
+    try:
+        replayed = post(server.url + "/api/v1/topups", body, {**headers, "Idempotency-Key": "stolen"})
+        resent = post(server.url + "/api/v1/topups", body, headers)  # the POS that lost the response
+        assert (replayed[0], resent) == (401, (201, sold))
+    finally:
+        log += server.stop()
+    assert json.loads(tvtopup(tmp_path, "subscriber", "show", CARD, "--json").stdout)["wallet_tvu"] == 150
     assert "security.pin_key" in log and str(key_file.name) in log  # where each key came from
     for secret in secrets:
         assert all(secret not in text for text in [log, *outputs])
