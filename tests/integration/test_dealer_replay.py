@@ -136,3 +136,19 @@ async def test_idempotency_keys_are_released_after_the_retention(gateway_client,
     assert [(key, bool(response)) for key, response in rows] == [(f"#{first['id']}", False), ("daily-1", True)]
     shown = await dealer.get(f"/api/v1/topups/{first['id']}")  # the sale itself is kept
     assert shown.status == 200 and (await shown.json())["tvu_credited"] == 10
+
+
+def test_migration_0017_goes_down_and_up(tmp_path):
+    from alembic import command
+    from sqlalchemy import create_engine, inspect
+
+    from billing_core.db.migrate import alembic_config
+
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    command.upgrade(alembic_config(url), "head")
+    command.downgrade(alembic_config(url), "0016")
+    engine = create_engine(url)
+    assert "dealer_signatures" not in inspect(engine).get_table_names()
+    command.upgrade(alembic_config(url), "head")
+    assert "dealer_signatures" in inspect(engine).get_table_names()
+    engine.dispose()
