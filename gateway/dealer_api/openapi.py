@@ -125,6 +125,8 @@ def document() -> dict:
                 "operationId": "createTopup",
                 "summary": "Sell TVU, a package (renews at once, stacked) or an amount to a card",
                 "parameters": [{"name": "Idempotency-Key", "in": "header", "required": True,
+                                "description": "the same key and body get the first response, also when the very "
+                                               "same signed request is resent; kept dealers.idempotency_hours",
                                 "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,64}$"}}],
                 "requestBody": {"required": True,
                                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TopupRequest"}}}},
