@@ -54,8 +54,8 @@ def _jasmin_python() -> Path:
     python = venv / "bin/python"
     if not (venv / "bin/jasmind.py").exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", f"jasmin=={JASMIN_VERSION}"], check=True,
-                       timeout=600)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-cache-dir", f"jasmin=={JASMIN_VERSION}"],
+                       check=True, timeout=600)  # no pip cache in the home directory
     listeners = next(venv.glob("lib/python3*/site-packages/jasmin/managers/listeners.py"))
     source = listeners.read_text()
     if "_pdu.response" in source:  # Jasmin 0.11.1's receipt bug
