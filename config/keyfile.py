@@ -53,7 +53,9 @@ def sqlite_path(database_url: str) -> Path | None:
 def key_file_path(database_url: str) -> Path | None:
     """The key file of a SQLite database file (same name, ``.keys``); None for other databases."""
     path = sqlite_path(database_url)
-    return None if path is None else path.with_suffix(SUFFIX)
+    if path is None:
+        return None
+    return path.with_name(path.name + SUFFIX) if path.suffix == SUFFIX else path.with_suffix(SUFFIX)
 
 
 def with_generated_keys(settings: Settings) -> tuple[Settings, dict[str, str]]:
