@@ -100,9 +100,7 @@ async def authenticate(request: web.Request) -> tuple[str, bytes]:
     secret = dealers.derive_secret(cfg.master_key, key_id)
     if not signing.valid(secret, signature, request.method, request.raw_path, stamp, body):
         raise Unauthorized("bad signature")
-    idempotency_key = request.headers.get("Idempotency-Key", "")
-    if not await request.app[SEEN].admit(key_id, int(stamp), signature,
-                                         idempotency_key if dealers.IDEMPOTENCY_KEY.fullmatch(idempotency_key) else ""):
+    if not await request.app[SEEN].admit(key_id, int(stamp), signature, _idempotency_key(request)):
         raise Unauthorized("this request was seen already under another Idempotency-Key: sign each request anew")
     try:
         limit = RateLimit(request.app[STATE], "dealer", cfg.rate, 60)
@@ -111,6 +109,12 @@ async def authenticate(request: web.Request) -> tuple[str, bytes]:
     except StateUnavailable:
         raise StateDown("try again shortly") from None
     return key_id, body
+
+
+def _idempotency_key(request: web.Request) -> str:
+    """A POST's well-formed Idempotency-Key, else "" (a GET resent is a replay)."""
+    key = request.headers.get("Idempotency-Key", "") if request.method == "POST" else ""
+    return key if dealers.IDEMPOTENCY_KEY.fullmatch(key) else ""
 
 
 class _RateLimited(RateLimited):

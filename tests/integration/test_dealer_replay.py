@@ -60,6 +60,9 @@ async def test_a_signed_request_under_another_key_is_refused(gateway_client, clo
     bare = await client.post("/api/v1/topups", data=raw, headers=keyless)
     assert (renamed.status, bare.status) == (401, 401)
     assert await wallet(client) == 10
+    # a read is good once, whatever Idempotency-Key it carries
+    read = {**dealer.headers("GET", "/api/v1/balance"), "Idempotency-Key": "k1"}
+    assert [(await client.get("/api/v1/balance", headers=read)).status for _ in range(2)] == [200, 401]
 
 
 async def test_a_captured_request_replayed_after_a_restart_is_refused(gateway_client, clock):
