@@ -6,7 +6,7 @@ The server starts on a fresh database with ``--cards`` subscribers of a 150-TVU 
 and one dealer (5 % commission) whose float covers every request. The requests are
 signed beforehand (wrk's Lua has no HMAC): each is a unique top-up of 1-3 TVU to one
 of the cards, with its own Idempotency-Key and a timestamp within the last 100 s, so
-no two share a signature (the replay cache would refuse the second). ``wrk`` replays
+no two share a signature (the seen signatures would refuse the second). ``wrk`` replays
 them at concurrency ``--connections`` with two threads, each from its own half of the
 file. After the run the database is checked: every 201 is one top-up, the float fell
 by exactly what the top-ups paid, and the ledger sums to zero in every unit. The C2B

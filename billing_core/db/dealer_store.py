@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, replace
 
-from sqlalchemy import Connection, bindparam, case, func, select, update
+from sqlalchemy import Connection, String, bindparam, case, cast, func, literal, select, update
 
 from billing_core import ledger
 from billing_core.db import ledger_store, subscriber_store, unit
@@ -349,6 +349,18 @@ def _stored(conn: Connection, dealer_id: int, order: Order) -> Sold:
     return Sold(int(row.response_status), json.loads(row.response), replayed=True)
 
 
+def release_idempotency_keys(conn: Connection, before: int, limit: int = 1000) -> int:
+    """Forget the Idempotency-Key and stored response of (at most ``limit``) top-ups made
+    before ``before``; how many. The sale stays; its key becomes ``#ID``, which no client
+    can send (``#`` is not allowed in a key), so that key is free for a new request."""
+    old = (select(dealer_topups.c.id)
+           .where(dealer_topups.c.created_at < before, ~dealer_topups.c.idempotency_key.startswith("#"))
+           .order_by(dealer_topups.c.created_at).limit(limit))
+    released = (update(dealer_topups).where(dealer_topups.c.id.in_(old))
+                .values(idempotency_key=literal("#") + cast(dealer_topups.c.id, String), request_hash="", response=""))
+    return conn.execute(released).rowcount
+
+
 def _check_site(conn: Connection, dealer_id: int, site: str) -> None:
     found = conn.execute(select(dealer_sites.c.id).where(dealer_sites.c.dealer_id == dealer_id,
                                                          dealer_sites.c.name == site)).first()
@@ -584,7 +596,7 @@ def reverse(conn: Connection, topup_id: int, reason: str, now: int, created_by: 
             "dealer_balance": str(dealer_by_id(conn, row.dealer_id).balance)}
 
 
-__all__ = ["Dealer", "NewDealer", "Order", "Sold", "insert_dealer", "dealer_by_id", "list_dealers", "dealer_details",
+__all__ = ["Dealer", "NewDealer", "Order", "Sold", "release_idempotency_keys", "insert_dealer", "dealer_by_id", "list_dealers", "dealer_details",
            "add_site", "add_key", "set_status", "set_commission", "fund", "transfer", "authenticate", "sell",
            "topup_of", "subscriber_for_sale", "balance_of", "statement", "report", "reverse", "check_card_dealer",
            "mask_name"]

@@ -15,6 +15,12 @@ of the dealer's currency.
   with the same key never sells twice. The response is stored with a hash of the body.
 - ``dealer_days``: what a dealer sold per day (operator's time zone), kept only for
   dealers with a daily limit; the limit holds by a conditional ``UPDATE`` too.
+- ``dealer_signatures``: every request signature the API accepted, while its timestamp is
+  still within ``dealers.signature_window_s`` (``expires_at``; older rows are pruned).
+  The signature is the primary key, so of any number of processes, before or after a
+  restart, one request is first; a later copy is refused unless it is the very same
+  request under the same ``Idempotency-Key`` (a client resending after a lost response).
+  Migration 0017 creates it.
 """
 from __future__ import annotations
 
@@ -115,4 +121,15 @@ dealer_days = Table(
     Column("sold_minor", BigInteger, nullable=False, server_default="0"),
 )
 
-__all__ = ["dealers", "dealer_sites", "dealer_keys", "dealer_commissions", "dealer_topups", "dealer_days"]
+dealer_signatures = Table(
+    "dealer_signatures",
+    metadata,
+    Column("signature", String(64), primary_key=True),  # lower-case hex; it covers key id, timestamp and body
+    Column("key_id", String(40), nullable=False),
+    Column("idempotency_key", String(64), nullable=False, server_default=""),  # "" for a GET
+    Column("expires_at", BigInteger, nullable=False),
+    Index(None, "expires_at"),
+)
+
+__all__ = ["dealers", "dealer_sites", "dealer_keys", "dealer_commissions", "dealer_topups", "dealer_days",
+           "dealer_signatures"]

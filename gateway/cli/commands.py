@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import logging
+import socket
 from pathlib import Path
 
 from billing_core import imports, payments, reports
@@ -14,8 +16,10 @@ from config.settings import Settings
 from gateway.cli import admin, cards, dealers, events, ppv, sms, stock, ussd
 from gateway.cli.context import open_billing
 from gateway.cli.output import emit
+from gateway.logs import setup_logging
 from gateway.providers.mpesa.cli import register_reconcile
 
+log = logging.getLogger("tvtopup")
 SUBSCRIBER_COLUMNS = ("card", "msisdn", "name", "lang", "status", "package", "expires_at", "wallet_tvu", "recent")
 PACKAGE_COLUMNS = ("code", "name", "days", "tvu", "products", "kind")
 
@@ -28,8 +32,8 @@ def _sub(verbs, common, name: str, help_text: str) -> argparse.ArgumentParser:
 
 def register_serve(verbs, common) -> None:
     p = _sub(verbs, common, "serve", "apply migrations, then serve HTTP and run the background workers")
-    p.add_argument("--host")
-    p.add_argument("--port", type=int)
+    p.add_argument("--host", help="address to listen on (default server.host)")
+    p.add_argument("--port", type=int, help="port to listen on (default server.port)")
     p.add_argument("--workers", type=int, default=1, help="processes sharing the port (PostgreSQL and Redis)")
     p.add_argument("--worker-id", type=int, help=argparse.SUPPRESS)
     p.set_defaults(run=_serve)
@@ -40,8 +44,36 @@ def _serve(settings: Settings, args) -> int:
 
     if args.workers < 1:
         raise InvalidInput("--workers must be at least 1")
+    if args.worker_id is None:  # the supervisor (or the only process) speaks for all
+        setup_logging(settings.logging.level, settings.logging.format)
+        _log_key_sources(getattr(args, "key_sources", {}))
+        _check_port(args.host or settings.server.host, args.port or settings.server.port)
     return serve(settings, host=args.host, port=args.port, workers=args.workers, worker_id=args.worker_id,
                  config=getattr(args, "config", None))
+
+
+KEY_UNSET = {"security.pin_key": "scratch cards can be neither generated nor redeemed",
+             "dealers.secret_key": "every dealer API call is refused and no dealer can be added"}
+
+
+def _log_key_sources(sources: dict[str, str]) -> None:
+    """Where each key came from (never the key); a warning for a key that is not set."""
+    for name, source in sources.items():
+        if source == "not set":
+            log.warning("%s is not set: %s. Keys are generated only beside a SQLite database: with PostgreSQL "
+                        "set it explicitly (TVTOPUP_%s)", name, KEY_UNSET[name], name.upper().replace(".", "__"))
+        else:
+            log.info("%s from %s", name, source)
+
+
+def _check_port(host: str, port: int) -> None:
+    """OSError, with a plain reason, when ``host:port`` cannot be listened on."""
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server will
+            probe.bind((host, port))
+    except OSError as exc:
+        raise OSError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
 def register_db(verbs, common) -> None:
@@ -63,10 +95,10 @@ def register_package(verbs, common) -> None:
     p = _sub(verbs, common, "package", "packages priced in TVU")
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     add = actions.add_parser("add", parents=[common], help="add a package")
-    add.add_argument("code")
-    add.add_argument("--name", required=True)
-    add.add_argument("--days", type=int, required=True)
-    add.add_argument("--tvu", type=int, required=True)
+    add.add_argument("code", help="the package's code, e.g. BASIC")
+    add.add_argument("--name", required=True, help="the name subscribers see")
+    add.add_argument("--days", type=int, required=True, help="days one period lasts")
+    add.add_argument("--tvu", type=int, required=True, help="price of one period in TVU")
     add.add_argument("--products", default="", help="CAS product ids, comma-separated")
     add.add_argument("--addon", action="store_true", help="an add-on, bought on top of a base package")
     add.set_defaults(run=_package_add)
@@ -101,17 +133,18 @@ def register_subscriber(verbs, common) -> None:
     p = _sub(verbs, common, "subscriber", "subscribers and their smartcards")
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     add = actions.add_parser("add", parents=[common], help="register a smartcard")
-    add.add_argument("--card", required=True)
-    add.add_argument("--msisdn", required=True)
-    add.add_argument("--package")
-    add.add_argument("--name", default="")
-    add.add_argument("--lang")
+    add.add_argument("--card", required=True, help="the smartcard number")
+    add.add_argument("--msisdn", required=True, help="the subscriber's phone, e.g. 0712345678")
+    add.add_argument("--package", help="the package code to renew")
+    add.add_argument("--name", default="", help="the subscriber's name")
+    add.add_argument("--lang", help="language of SMS and menus: en, fr or sw")
     add.set_defaults(run=_subscriber_add)
     show = actions.add_parser("show", parents=[common], help="a card, or every card of a phone number")
-    show.add_argument("key", metavar="CARD|MSISDN")
+    show.add_argument("key", metavar="CARD|MSISDN", help="a smartcard number or a phone number")
     show.set_defaults(run=_subscriber_show)
     imp = actions.add_parser("import", parents=[common], help="import subscribers from CSV, all or nothing")
-    imp.add_argument("file", type=Path, metavar="FILE.csv")
+    imp.add_argument("file", type=Path, metavar="FILE.csv",
+                     help="columns card,msisdn,package,name,lang,expires_at,wallet_tvu")
     imp.set_defaults(run=_subscriber_import)
     events.register_grant_days(actions, common)
     stock.register_swap_card(actions, common)
@@ -154,18 +187,18 @@ def register_payment(verbs, common) -> None:
     p = _sub(verbs, common, "payment", "payments: record by hand, assign or refund held payments")
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     rec = actions.add_parser("record", parents=[common], help="money taken at an agency or by bank")
-    rec.add_argument("card")
+    rec.add_argument("card", help="the smartcard to credit")
     rec.add_argument("amount", metavar="AMOUNT", help='e.g. "KES 1500"')
-    rec.add_argument("--method", required=True, choices=payments.MANUAL_METHODS)
+    rec.add_argument("--method", required=True, choices=payments.MANUAL_METHODS, help="how the money was taken")
     rec.add_argument("--ref", required=True, help="receipt or bank reference: recording it twice credits once")
-    rec.add_argument("--site", default="")
+    rec.add_argument("--site", default="", help="the site it was taken at")
     rec.set_defaults(run=_payment_record)
     assign = actions.add_parser("assign", parents=[common], help="credit a payment held in suspense to a card")
     assign.add_argument("txid", metavar="TXID", help="transaction id, or PROVIDER:TXID")
-    assign.add_argument("card")
+    assign.add_argument("card", help="the smartcard to credit")
     assign.set_defaults(run=_payment_assign)
     refund = actions.add_parser("refund", parents=[common], help="mark a payment held in suspense for refund")
-    refund.add_argument("txid", metavar="TXID")
+    refund.add_argument("txid", metavar="TXID", help="transaction id, or PROVIDER:TXID")
     refund.set_defaults(run=_payment_refund)
     for action in (assign, refund):
         action.add_argument("--confirm-amount", action="store_true",
@@ -204,14 +237,14 @@ def register_report(verbs, common) -> None:
     p = _sub(verbs, common, "report", "reports")
     kinds = p.add_subparsers(dest="report", required=True, metavar="REPORT")
     ledger = kinds.add_parser("ledger", parents=[common], help="trial balance: every unit sums to zero")
-    ledger.add_argument("--csv", action="store_true")
+    ledger.add_argument("--csv", action="store_true", help="CSV instead of a table")
     ledger.add_argument("--from", dest="date_from", help="accepted for symmetry; balances are as of now")
-    ledger.add_argument("--to", dest="date_to")
+    ledger.add_argument("--to", dest="date_to", help="accepted for symmetry; balances are as of now")
     ledger.set_defaults(run=_report_ledger)
     held = kinds.add_parser("suspense", parents=[common],
                             help="payments held (unknown card, no rate, above the maximum, ...) and repeats that "
                                  "differed from the first payment (status conflict)")
-    held.add_argument("--csv", action="store_true")
+    held.add_argument("--csv", action="store_true", help="CSV instead of a table")
     held.add_argument("--from", dest="date_from", help="received on or after (ISO date)")
     held.add_argument("--to", dest="date_to", help="received before (ISO date)")
     held.set_defaults(run=_report_suspense)

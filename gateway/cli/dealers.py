@@ -29,9 +29,9 @@ def register(verbs, common) -> None:
     fund.add_argument("amount", metavar="AMOUNT", help='e.g. "KES 50000"')
     fund.add_argument("--ref", default="", help="receipt or bank reference")
     move = actions.add_parser("transfer", parents=[common], help="a master hands float to one of its sub-dealers")
-    move.add_argument("source", metavar="FROM")
-    move.add_argument("target", metavar="TO")
-    move.add_argument("amount", metavar="AMOUNT")
+    move.add_argument("source", metavar="FROM", help="the master dealer's id")
+    move.add_argument("target", metavar="TO", help="the sub-dealer's id")
+    move.add_argument("amount", metavar="AMOUNT", help="e.g. \"KES 5000\"")
     move.set_defaults(run=_transfer)
     rotate = _one(actions, common, "rotate-key", "a new API key (printed once); the previous one stays valid",
                   _rotate)
@@ -40,13 +40,13 @@ def register(verbs, common) -> None:
     _one(actions, common, "activate", "let a suspended dealer sell again", _status("active"))
     commission = _one(actions, common, "commission", "set the commission, or one for a package", _commission)
     commission.add_argument("pct", metavar="PCT", help="percent of face value, e.g. 5 or 2.5")
-    commission.add_argument("--package", metavar="CODE")
+    commission.add_argument("--package", metavar="CODE", help="this package only (default: all)")
     site = _one(actions, common, "site", "add a sales point", _site)
-    site.add_argument("name", metavar="NAME")
-    site.add_argument("--region", default="")
+    site.add_argument("name", metavar="NAME", help="the sales point's name")
+    site.add_argument("--region", default="", help="its region")
     statement = _one(actions, common, "statement", "float movements, sales and cards of a period", _statement)
-    statement.add_argument("--from", dest="date_from")
-    statement.add_argument("--to", dest="date_to")
+    statement.add_argument("--from", dest="date_from", help="on or after (ISO date)")
+    statement.add_argument("--to", dest="date_to", help="before (ISO date)")
     for action in (fund, move):
         action.add_argument("--operator", default=getpass.getuser(), help="who does this (audit)")
     _register_topup(verbs, common)
@@ -54,19 +54,19 @@ def register(verbs, common) -> None:
 
 def _register_add(actions, common) -> None:
     add = actions.add_parser("add", parents=[common], help="a new dealer; prints its key id and secret once")
-    add.add_argument("name", metavar="NAME")
-    add.add_argument("--currency", required=True)
+    add.add_argument("name", metavar="NAME", help="the dealer's name")
+    add.add_argument("--currency", required=True, help="the float's currency, e.g. KES")
     add.add_argument("--commission-pct", default="0", help="percent of face value (default 0)")
     add.add_argument("--parent", metavar="ID", help="the master dealer")
     add.add_argument("--site", default="", help="a first sales point")
-    add.add_argument("--region", default="")
+    add.add_argument("--region", default="", help="the first sales point's region")
     add.add_argument("--daily-limit", metavar="AMOUNT", help='face value per day, e.g. "KES 100000"')
     add.set_defaults(run=_add)
 
 
 def _one(actions, common, name: str, help_text: str, run):
     p = actions.add_parser(name, parents=[common], help=help_text)
-    p.add_argument("dealer", metavar="ID")
+    p.add_argument("dealer", metavar="ID", help="the dealer's id")
     p.set_defaults(run=run)
     return p
 
@@ -76,8 +76,8 @@ def _register_topup(verbs, common) -> None:
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     rev = actions.add_parser("reverse", parents=[common],
                              help="reverse a top-up while the subscriber still holds its credit")
-    rev.add_argument("topup", metavar="ID")
-    rev.add_argument("--reason", required=True)
+    rev.add_argument("topup", metavar="ID", help="the top-up's id")
+    rev.add_argument("--reason", required=True, help="why (kept in the audit log)")
     rev.add_argument("--operator", default=getpass.getuser(), help="who does this (audit)")
     rev.set_defaults(run=_reverse)
 
@@ -85,7 +85,7 @@ def _register_topup(verbs, common) -> None:
 def register_report_dealers(kinds, common) -> None:
     """``report dealers`` (added to the ``report`` group)."""
     p = kinds.add_parser("dealers", parents=[common], help="per dealer: sales, commission, float movements, cards")
-    p.add_argument("--csv", action="store_true")
+    p.add_argument("--csv", action="store_true", help="CSV instead of a table")
     p.add_argument("--from", dest="date_from", help="on or after (ISO date)")
     p.add_argument("--to", dest="date_to", help="before (ISO date)")
     p.set_defaults(run=_report)

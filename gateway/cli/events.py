@@ -26,9 +26,9 @@ def register(verbs, common) -> None:
                          description="outbox events towards the TV system and phones")
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     lst = actions.add_parser("list", parents=[common], help="events, newest first")
-    lst.add_argument("--status", choices=STATUSES)
-    lst.add_argument("--card")
-    lst.add_argument("--limit", type=int, default=50)
+    lst.add_argument("--status", choices=STATUSES, help="only events in this state")
+    lst.add_argument("--card", help="only events of this smartcard")
+    lst.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
     lst.set_defaults(run=_list)
     show = actions.add_parser("show", parents=[common], help="one event, with its payload and lease")
     show.add_argument("id", metavar="ID", help="event id (UUID) or seq")
@@ -44,9 +44,9 @@ def register_grant_days(actions, common) -> None:
     """Add ``grant-days`` to the ``subscriber`` group."""
     grant = actions.add_parser("grant-days", parents=[common],
                                help="free TV days (outage, promotion); the wallet is not touched")
-    grant.add_argument("card")
-    grant.add_argument("days", type=int, metavar="N")
-    grant.add_argument("--reason", required=True)
+    grant.add_argument("card", help="the smartcard")
+    grant.add_argument("days", type=int, metavar="N", help="how many days")
+    grant.add_argument("--reason", required=True, help="why (kept in the audit log)")
     grant.add_argument("--operator", default=getpass.getuser(), help="who does this (audit)")
     grant.set_defaults(run=_grant_days)
 

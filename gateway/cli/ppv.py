@@ -26,37 +26,37 @@ def register(verbs, common) -> None:
                          description="pay-per-view events")
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     add = actions.add_parser("add", parents=[common], help="put an event on sale")
-    add.add_argument("code")
-    add.add_argument("--title", required=True)
+    add.add_argument("code", help="the event's code")
+    add.add_argument("--title", required=True, help="the title subscribers see")
     add.add_argument("--start", required=True, help="ISO 8601 (naive: UTC), e.g. 2026-12-21T18:00:00Z")
-    add.add_argument("--end", required=True)
-    add.add_argument("--tvu", type=int, required=True)
+    add.add_argument("--end", required=True, help="ISO 8601 end time")
+    add.add_argument("--tvu", type=int, required=True, help="price in TVU")
     add.add_argument("--product", required=True, help="the CAS product id that carries the event")
     add.set_defaults(run=_add)
     lst = actions.add_parser("list", parents=[common], help="events by start time, with purchases")
     lst.add_argument("--on-sale", action="store_true", help="only events not cancelled and not over")
     lst.set_defaults(run=_list)
     cancel = actions.add_parser("cancel", parents=[common], help="cancel an event and refund every purchase")
-    cancel.add_argument("code")
+    cancel.add_argument("code", help="the event's code")
     cancel.set_defaults(run=_cancel)
     buy = actions.add_parser("buy", parents=[common], help="buy an event for a card from its wallet")
-    buy.add_argument("card")
-    buy.add_argument("code")
+    buy.add_argument("card", help="the smartcard")
+    buy.add_argument("code", help="the event's code")
     buy.set_defaults(run=_buy)
 
 
 def register_subscriber_verbs(actions, common) -> None:
     """Add ``addon`` and ``change-package`` to the ``subscriber`` group."""
     addon = actions.add_parser("addon", parents=[common], help="buy an add-on package from the wallet")
-    addon.add_argument("card")
-    addon.add_argument("code")
+    addon.add_argument("card", help="the smartcard")
+    addon.add_argument("code", help="the add-on package's code")
     addon.add_argument("--independent", action="store_true",
                        help="its own period at full price (default: aligned with the base package, pro rata)")
     addon.set_defaults(run=_addon)
     change = actions.add_parser("change-package", parents=[common],
                                 help="upgrade now (unused days credited) or downgrade at the next renewal")
-    change.add_argument("card")
-    change.add_argument("code")
+    change.add_argument("card", help="the smartcard")
+    change.add_argument("code", help="the new package's code")
     change.set_defaults(run=_change_package)
 
 

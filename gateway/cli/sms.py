@@ -25,7 +25,8 @@ TIMEOUT_S = 15.0
 def register(verbs, common) -> None:
     """Add ``sms-sim`` to the parser."""
     p = verbs.add_parser("sms-sim", parents=[common], help="send one inbound SMS to a running gateway, print the reply",
-                         description=__doc__.splitlines()[0])
+                         description="send one inbound SMS to a running gateway, as Africa's Talking would, "
+                                     "and print the reply")
     p.add_argument("--msisdn", required=True, help="the phone the SMS comes from, e.g. +254712345678")
     p.add_argument("text", metavar="TEXT", help='the SMS, e.g. "BAL" or "TOPUP 1234 5678 9012 34"')
     p.add_argument("--url", default=DEFAULT_URL, help=f"the gateway (default {DEFAULT_URL})")

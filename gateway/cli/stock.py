@@ -55,17 +55,17 @@ def register(verbs, common) -> None:
 
 def _register_sites(actions, common) -> None:
     add = _action(actions, common, "add", "add a site", _site_add)
-    add.add_argument("code", metavar="CODE")
-    add.add_argument("--name", required=True)
-    add.add_argument("--region", default="")
-    add.add_argument("--kind", choices=sites.KINDS, default="agency")
+    add.add_argument("code", metavar="CODE", help="the site's code")
+    add.add_argument("--name", required=True, help="the site's name")
+    add.add_argument("--region", default="", help="its region")
+    add.add_argument("--kind", choices=sites.KINDS, default="agency", help="what the site is (default agency)")
     _action(actions, common, "list", "every site", _site_list)
 
 
 def _register_promos(actions, common) -> None:
     add = _action(actions, common, "add", "add a promotion", _promo_add)
-    add.add_argument("name", metavar="NAME")
-    add.add_argument("--kind", required=True, choices=promotions.KINDS)
+    add.add_argument("name", metavar="NAME", help="the promotion's name")
+    add.add_argument("--kind", required=True, choices=promotions.KINDS, help="what it gives")
     add.add_argument("--from", dest="date_from", required=True, help="first day (operator.timezone)")
     add.add_argument("--to", dest="date_to", required=True, help="last day, included")
     add.add_argument("--budget", type=int, required=True,
@@ -78,48 +78,48 @@ def _register_promos(actions, common) -> None:
     add.add_argument("--operator", default=getpass.getuser(), help="who does this (audit)")
     _action(actions, common, "list", "every promotion", _promo_list)
     end = _action(actions, common, "end", "stop a promotion now", _promo_end)
-    end.add_argument("name", metavar="NAME")
+    end.add_argument("name", metavar="NAME", help="the promotion's name")
 
 
 def _register_decoders(actions, common) -> None:
     add = _action(actions, common, "add", "a decoder into stock", _decoder_add)
-    add.add_argument("serial", metavar="SERIAL")
-    add.add_argument("--smartcard", metavar="CARD")
-    add.add_argument("--site", metavar="CODE")
+    add.add_argument("serial", metavar="SERIAL", help="the decoder's serial")
+    add.add_argument("--smartcard", metavar="CARD", help="the smartcard paired with it")
+    add.add_argument("--site", metavar="CODE", help="the site holding it")
     imp = _action(actions, common, "import", "decoders from CSV serial,smartcard,site: all or none", _decoder_import)
-    imp.add_argument("file", type=Path, metavar="FILE.csv")
+    imp.add_argument("file", type=Path, metavar="FILE.csv", help="columns serial,smartcard,site")
     move = _action(actions, common, "move", "send a decoder to a site, a dealer or a subscriber", _decoder_move)
-    move.add_argument("serial", metavar="SERIAL")
-    move.add_argument("--to", required=True, metavar="site:CODE|dealer:ID|subscriber:CARD")
+    move.add_argument("serial", metavar="SERIAL", help="the decoder's serial")
+    move.add_argument("--to", required=True, metavar="site:CODE|dealer:ID|subscriber:CARD", help="where it goes")
     inst = _action(actions, common, "install", "installed at the subscriber of a smartcard", _decoder_install)
-    inst.add_argument("serial", metavar="SERIAL")
-    inst.add_argument("--card", required=True)
+    inst.add_argument("serial", metavar="SERIAL", help="the decoder's serial")
+    inst.add_argument("--card", required=True, help="the subscriber's smartcard")
     fault = _action(actions, common, "fault", "mark a decoder faulty", _decoder_fault)
-    fault.add_argument("serial", metavar="SERIAL")
-    fault.add_argument("--note", default="")
+    fault.add_argument("serial", metavar="SERIAL", help="the decoder's serial")
+    fault.add_argument("--note", default="", help="what is wrong with it")
     swap = _action(actions, common, "swap", "replace a subscriber's decoder; the smartcard stays", _decoder_swap)
-    swap.add_argument("old", metavar="OLD")
-    swap.add_argument("new", metavar="NEW")
-    swap.add_argument("--card", required=True)
+    swap.add_argument("old", metavar="OLD", help="serial of the decoder taken back")
+    swap.add_argument("new", metavar="NEW", help="serial of the decoder installed")
+    swap.add_argument("--card", required=True, help="the subscriber's smartcard")
     show = _action(actions, common, "show", "a decoder and its history", _decoder_show)
-    show.add_argument("serial", metavar="SERIAL")
+    show.add_argument("serial", metavar="SERIAL", help="the decoder's serial")
     for p in (add, imp, move, inst, fault, swap):
         p.add_argument("--by", default=getpass.getuser(), help="who does this (recorded in the history)")
 
 
 def _register_products(actions, common) -> None:
     add = _action(actions, common, "add", "add a product or service", _product_add)
-    add.add_argument("code", metavar="CODE")
-    add.add_argument("--name", required=True)
+    add.add_argument("code", metavar="CODE", help="the product's code")
+    add.add_argument("--name", required=True, help="the product's name")
     add.add_argument("--price", action="append", default=[], required=True, help='"KES 2500"; once per currency')
     _action(actions, common, "list", "every product and its prices", _product_list)
     sell = _action(actions, common, "sell", "sell a product at a site or by a dealer", _product_sell)
-    sell.add_argument("code", metavar="CODE")
+    sell.add_argument("code", metavar="CODE", help="the product's code")
     seller = sell.add_mutually_exclusive_group(required=True)
-    seller.add_argument("--site", metavar="CODE")
-    seller.add_argument("--dealer", metavar="ID")
-    sell.add_argument("--card")
-    sell.add_argument("--qty", type=int, default=1)
+    seller.add_argument("--site", metavar="CODE", help="the selling site's code")
+    seller.add_argument("--dealer", metavar="ID", help="the selling dealer's id")
+    sell.add_argument("--card", help="the buyer's smartcard, if any")
+    sell.add_argument("--qty", type=int, default=1, help="how many (default 1)")
     sell.add_argument("--currency", help="a site's sale: the price to use (operator.currency by default)")
     sell.add_argument("--by", default=getpass.getuser(), help="who sold it")
 
@@ -127,9 +127,9 @@ def _register_products(actions, common) -> None:
 def register_swap_card(actions, common) -> None:
     """Add ``swap-card`` to the ``subscriber`` group."""
     p = _action(actions, common, "swap-card", "move a subscription to a new smartcard number", _swap_card)
-    p.add_argument("old", metavar="OLD")
-    p.add_argument("new", metavar="NEW")
-    p.add_argument("--reason", default="")
+    p.add_argument("old", metavar="OLD", help="the smartcard number in use now")
+    p.add_argument("new", metavar="NEW", help="the new smartcard number")
+    p.add_argument("--reason", default="", help="why (kept in the history)")
     p.add_argument("--by", default=getpass.getuser(), help="who does this (audit)")
 
 
@@ -138,13 +138,13 @@ def register_reports(kinds, common) -> None:
     for name, help_text, run in (("sites", "product sales, decoder movements, payments per site and region", _sites),
                                  ("promos", "promotions: budget, spent, uses, TVU and days given", _promos)):
         p = kinds.add_parser(name, parents=[common], help=help_text, description=help_text)
-        p.add_argument("--csv", action="store_true")
+        p.add_argument("--csv", action="store_true", help="CSV instead of a table")
         p.add_argument("--from", dest="date_from", help="on or after (ISO date: midnight in operator.timezone)")
         p.add_argument("--to", dest="date_to", help="before (ISO date)")
         p.set_defaults(run=run)
     dec = kinds.add_parser("decoders", parents=[common], help="decoders by state and site; --serial: one's history")
-    dec.add_argument("--csv", action="store_true")
-    dec.add_argument("--serial")
+    dec.add_argument("--csv", action="store_true", help="CSV instead of a table")
+    dec.add_argument("--serial", help="one decoder's history")
     dec.set_defaults(run=_decoders)
 
 

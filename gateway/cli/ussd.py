@@ -37,9 +37,9 @@ def register(verbs, common) -> None:
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     log = actions.add_parser("log", parents=[common], help="the hops of a session or of a phone, for support")
     which = log.add_mutually_exclusive_group(required=True)
-    which.add_argument("--msisdn")
-    which.add_argument("--session")
-    log.add_argument("--limit", type=int, default=100)
+    which.add_argument("--msisdn", help="the phone's sessions, e.g. +254712345678")
+    which.add_argument("--session", help="one session by its id")
+    log.add_argument("--limit", type=int, default=100, help="at most this many hops (default 100)")
     log.set_defaults(run=_log)
 
 

@@ -19,11 +19,11 @@ def _error(description: str) -> dict:
 
 
 _AUTH_ERRORS = {
-    "401": _error("missing, stale (more than dealers.signature_window_s off), replayed or badly signed request; "
-                  "unknown or revoked key"),
+    "401": _error("missing, stale (more than dealers.signature_window_s off) or badly signed request; a request "
+                  "seen before under another Idempotency-Key or none; unknown or revoked key"),
     "429": {**_error("too many requests for this key (dealers.requests_per_minute)"),
             "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds"}}},
-    "503": _error("the shared state store (replay cache, rate limits) did not answer"),
+    "503": _error("the database (seen signatures) or the shared state store (rate limits) did not answer"),
 }
 
 _TOPUP_REQUEST = {
@@ -125,6 +125,8 @@ def document() -> dict:
                 "operationId": "createTopup",
                 "summary": "Sell TVU, a package (renews at once, stacked) or an amount to a card",
                 "parameters": [{"name": "Idempotency-Key", "in": "header", "required": True,
+                                "description": "the same key and body get the first response, also when the very "
+                                               "same signed request is resent; kept dealers.idempotency_hours",
                                 "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,64}$"}}],
                 "requestBody": {"required": True,
                                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TopupRequest"}}}},

@@ -3,14 +3,15 @@
 Every ``/api/v1`` call is authenticated before anything else is read or done
 (:func:`authenticate`): a known key format, a timestamp within
 ``dealers.signature_window_s`` of our clock, a signature over the request as sent
-(``signing``), a (key, timestamp, signature) never seen within the window (a replay
-cache in the shared state store, so a captured request cannot be played again), and
+(``signing``), a signature never seen before (``replay``: kept in the database, so a
+captured request cannot be played again after a restart or on another process), and
 the key's rate limit. Whether the key is still valid (not revoked) and whose it is
 is checked inside the use case's own transaction: one hop to the database per call.
 Every query is scoped to the calling dealer: another dealer's top-up is a 404.
 
-A client that retries a top-up signs it again (a new timestamp) and sends the same
-``Idempotency-Key`` and body: it gets the first response.
+A client that retries a top-up sends the same ``Idempotency-Key`` and body and gets the
+first response: signed anew (a new timestamp), or the very same signed request resent
+within the window (after a lost response).
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from billing_core import dealers
 from billing_core.errors import DomainError, InvalidInput, RateLimited, Unauthorized, UnknownTopup
 from billing_core.renewal import parse_iso
 from gateway.dealer_api import alerts, openapi, signing
+from gateway.dealer_api.replay import SeenSignatures
 from gateway.keys import BILLING, METRICS, SETTINGS, STATE
 from gateway.state.limits import RateLimit
 from gateway.state.store import StateUnavailable
@@ -31,7 +33,6 @@ from gateway.state.store import StateUnavailable
 log = logging.getLogger("tvtopup.dealers")
 PREFIX = "/api/v1"
 BODY_MAX = 4096
-REPLAY_PREFIX = "dealer-sig:"
 
 
 class StateDown(DomainError):
@@ -49,6 +50,7 @@ class ApiConfig:
 
 
 CONFIG = web.AppKey("dealer_api", ApiConfig)
+SEEN = web.AppKey("dealer_signatures", SeenSignatures)
 SOLD = {"topups": 0, "replayed": 0}  # by this process, for /metrics
 
 
@@ -57,6 +59,7 @@ def setup(app: web.Application) -> None:
     d = settings.dealers
     app[CONFIG] = ApiConfig(d.secret_key.reveal(), d.signature_window_s, d.requests_per_minute,
                             settings.operator.timezone, alerts.AlertRules.from_settings(settings))
+    app.on_startup.append(_seen_signatures)  # after the cleanup contexts: the billing context exists
     app.router.add_get("/api/openapi.json", openapi_document)
     app.router.add_post(f"{PREFIX}/topups", create_topup)
     app.router.add_get(f"{PREFIX}/topups/{{id}}", get_topup)
@@ -69,8 +72,17 @@ def setup(app: web.Application) -> None:
                   lambda: sum(alerts.RAISED.values()))
 
 
+async def _seen_signatures(app: web.Application) -> None:
+    hours = app[SETTINGS].dealers.idempotency_hours
+    app[SEEN] = SeenSignatures(app[BILLING], app[CONFIG].window_s, hours * 3600)
+
+
 async def authenticate(request: web.Request) -> tuple[str, bytes]:
-    """The key id of a correctly signed, fresh, first-seen request, and its body; 401 otherwise."""
+    """The key id of a correctly signed, fresh request, and its body; 401 otherwise.
+
+    A request is first seen, or the very same request again under the same non-empty
+    ``Idempotency-Key`` (which then gets the first response from ``dealer_topup``).
+    """
     cfg = request.app[CONFIG]
     key_id = request.headers.get("X-Dealer-Key", "")
     stamp = request.headers.get("X-Timestamp", "")
@@ -88,17 +100,21 @@ async def authenticate(request: web.Request) -> tuple[str, bytes]:
     secret = dealers.derive_secret(cfg.master_key, key_id)
     if not signing.valid(secret, signature, request.method, request.raw_path, stamp, body):
         raise Unauthorized("bad signature")
-    state = request.app[STATE]
+    if not await request.app[SEEN].admit(key_id, int(stamp), signature, _idempotency_key(request)):
+        raise Unauthorized("this request was seen already under another Idempotency-Key: sign each request anew")
     try:
-        ttl = max(1, int(stamp) + cfg.window_s - now + 1)  # as long as the timestamp stays acceptable
-        if not await state.set_nx(f"{REPLAY_PREFIX}{key_id}:{stamp}:{signature.lower()}", "1", ttl):
-            raise Unauthorized("this request was seen already: sign each request anew")
-        limit = RateLimit(state, "dealer", cfg.rate, 60)
+        limit = RateLimit(request.app[STATE], "dealer", cfg.rate, 60)
         if not await limit.hit(key_id):
             raise _rate_limited(await limit.retry_after_s(key_id))
     except StateUnavailable:
         raise StateDown("try again shortly") from None
     return key_id, body
+
+
+def _idempotency_key(request: web.Request) -> str:
+    """A POST's well-formed Idempotency-Key, else "" (a GET resent is a replay)."""
+    key = request.headers.get("Idempotency-Key", "") if request.method == "POST" else ""
+    return key if dealers.IDEMPOTENCY_KEY.fullmatch(key) else ""
 
 
 class _RateLimited(RateLimited):

@@ -65,10 +65,18 @@ async def gateway(tmp_path):
         await runner.cleanup()
 
 
-async def test_an_operator_works_in_a_browser(gateway):
+def browser_env(home: Path) -> dict[str, str]:
+    """Chromium's environment: its home, config and cache (crash reports, dconf) in ``home``,
+    so that the suite writes nothing outside the checkout and the temp directory."""
+    return {**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"),
+            "XDG_CACHE_HOME": str(home / ".cache")}
+
+
+async def test_an_operator_works_in_a_browser(gateway, tmp_path):
     base, billing = gateway
     async with playwright_api.async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS, timeout=30_000)
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS, timeout=30_000,
+                                          env=browser_env(tmp_path / "home"))
         try:
             page = await browser.new_page(viewport={"width": 1280, "height": 1600})
             page.set_default_timeout(10_000)

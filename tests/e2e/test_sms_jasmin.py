@@ -6,8 +6,9 @@ ids. Behind it an smpp34 server plays the mobile operator: it takes Jasmin's
 ``submit_sm``, sends receipts and injects texts from phones.
 
 Jasmin (and Twisted, txAMQP...) lives in its own virtualenv, made once and kept by
-path (``TVTOPUP_JASMIN_VENV``, default ``/work/jasmin-venv`` or
-``~/.cache/tvtopup/jasmin-venv``), so it cannot disturb the project's packages.
+path (``TVTOPUP_JASMIN_VENV``, default ``tvtopup-jasmin-<version>-venv`` in the system
+temp directory, :func:`tempfile.gettempdir`), so it cannot disturb the project's packages
+and the suite writes nothing outside the checkout and the temp directory.
 Jasmin 0.11.1 drops every delivery receipt (``_pdu.response`` for ``r.response``
 in ``managers/listeners.py``): the fixture patches that line in its venv. It needs
 RabbitMQ (127.0.0.1:5672, guest) and Redis (127.0.0.1:6379), which ``.ci/run`` starts.
@@ -21,6 +22,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -44,9 +46,7 @@ def _venv() -> Path:
     named = os.environ.get("TVTOPUP_JASMIN_VENV")
     if named:
         return Path(named)
-    if Path("/work/jasmin-venv").exists() or os.access("/work", os.W_OK):
-        return Path("/work/jasmin-venv")
-    return Path.home() / ".cache/tvtopup/jasmin-venv"
+    return Path(tempfile.gettempdir()) / f"tvtopup-jasmin-{JASMIN_VERSION}-venv"
 
 
 def _jasmin_python() -> Path:
@@ -54,8 +54,8 @@ def _jasmin_python() -> Path:
     python = venv / "bin/python"
     if not (venv / "bin/jasmind.py").exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", f"jasmin=={JASMIN_VERSION}"], check=True,
-                       timeout=600)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-cache-dir", f"jasmin=={JASMIN_VERSION}"],
+                       check=True, timeout=600)  # no pip cache in the home directory
     listeners = next(venv.glob("lib/python3*/site-packages/jasmin/managers/listeners.py"))
     source = listeners.read_text()
     if "_pdu.response" in source:  # Jasmin 0.11.1's receipt bug

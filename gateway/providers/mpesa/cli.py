@@ -20,7 +20,7 @@ def register_reconcile(verbs, common) -> None:
     providers = p.add_subparsers(dest="provider", required=True, metavar="PROVIDER")
     mpesa = providers.add_parser("mpesa", parents=[common],
                                  help="an M-Pesa organisation portal statement (CSV)")
-    mpesa.add_argument("file", type=Path, metavar="FILE.csv")
+    mpesa.add_argument("file", type=Path, metavar="FILE.csv", help="the statement exported from the M-Pesa portal")
     mpesa.add_argument("--ingest", action="store_true",
                        help="record the payments missing here (idempotent: safe to run again)")
     mpesa.set_defaults(run=_reconcile_mpesa)
