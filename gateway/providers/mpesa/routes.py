@@ -1,5 +1,8 @@
 """M-Pesa (Daraja) callbacks: C2B validation and confirmation, and STK push results.
 
+Served under ``/mobile-money/daraja/`` (``c2b/validation``, ``c2b/confirmation``,
+``stk/callback``), and under the old ``/mobile-money/mpesa/`` as aliases.
+
 Each handler: guard (``?token=`` and the address list) -> parse (``wire``) -> one use
 case -> Daraja's reply. A body that is not a well-formed Daraja payload gets a 400 with
 ``{"ResultCode": 1, "ResultDesc": reason}`` and changes nothing.
@@ -32,7 +35,10 @@ from gateway.providers.mpesa.client import DARAJA, DarajaClient
 
 log = logging.getLogger("tvtopup.mpesa")
 
-PREFIX = "/mobile-money/mpesa"
+PREFIX = "/mobile-money/daraja"
+# Where the callbacks lived before: Daraja's URL registration refuses any URL containing
+# "mpesa" (wire.FORBIDDEN_WORDS), so these serve only deployments registered back then.
+ALIAS_PREFIX = "/mobile-money/mpesa"
 GUARD = web.AppKey("mpesa_guard", CallbackGuard)
 REF_MAX = 64
 
@@ -41,9 +47,10 @@ def setup(app: web.Application) -> None:
     """Add the M-Pesa callbacks, and the Daraja client at ``app[DARAJA]`` once started."""
     mpesa = app[SETTINGS].mpesa
     app[GUARD] = CallbackGuard(wire.PROVIDER, mpesa.callback_token, mpesa.allow_ips)
-    app.router.add_post(f"{PREFIX}/c2b/validation", validation)
-    app.router.add_post(f"{PREFIX}/c2b/confirmation", confirmation)
-    app.router.add_post(f"{PREFIX}/stk/callback", stk_callback)
+    for prefix in (PREFIX, ALIAS_PREFIX):
+        for leaf, handler in (("c2b/validation", validation), ("c2b/confirmation", confirmation),
+                              ("stk/callback", stk_callback)):
+            app.router.add_post(f"{prefix}/{leaf}", handler)
     app.cleanup_ctx.append(_daraja)
 
 

@@ -35,7 +35,8 @@ AMOUNT = re.compile(r"[0-9]{1,15}(\.[0-9]{1,2})?")
 DIGITS = re.compile(r"[0-9]{1,20}")
 STAMP = re.compile(r"[0-9]{14}")
 REQUEST_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
-MSISDN_GIVEN = re.compile(r"[0-9A-Za-z*+]{0,64}")  # as given: digits, masked (25470****149) or hashed
+MSISDN_GIVEN = re.compile(r"[0-9A-Za-z*+]{0,64}")  # STK PhoneNumber: digits (masked or hashed tolerated)
+INFO_MAX = 64  # an informational field (phone number, names) is kept up to this length
 
 REJECT_MSISDN = "C2B00011"
 REJECT_ACCOUNT = "C2B00012"
@@ -176,9 +177,23 @@ def _org_balance(doc: Mapping[str, Any]) -> str:
     return _text({"OrgAccountBalance": value}, "OrgAccountBalance", max_len=32, required=False)
 
 
+def _informational(value: object) -> str:
+    """A field that identifies nobody and decides nothing (``MSISDN``, the names), as given:
+    plain (254708374149, also a JSON number), masked with or without spaces (``2547 ***** 126``,
+    ``25470****149``), hashed (hex), empty or absent. Never a reason to refuse a payment: a
+    value that is not printable text is dropped, a long one cut to ``INFO_MAX``."""
+    if type(value) is int:
+        value = str(value)
+    if not isinstance(value, str) or not value.isprintable():
+        return ""
+    return value.strip()[:INFO_MAX]
+
+
 def parse_c2b(doc: Mapping[str, Any]) -> C2BPayment:
-    """A validation or confirmation payload. The amount is read last, so that BadAmount
-    means "well-formed, but that amount": validation rejects it with ``C2B00013``."""
+    """A validation or confirmation payload, C2B v1 or v2. Strict on what decides the payment
+    (``TransID``, ``TransTime``, ``TransAmount``, ``BillRefNumber``, the short code); lenient on
+    what only describes the payer (:func:`_informational`). The amount is read last, so that
+    BadAmount means "well-formed, but that amount": validation rejects it with ``C2B00013``."""
     fields = dict(
         transaction_type=_text(doc, "TransactionType", max_len=32),
         trans_id=_text(doc, "TransID", pattern=TRANS_ID),
@@ -188,10 +203,10 @@ def parse_c2b(doc: Mapping[str, Any]) -> C2BPayment:
         invoice=_text(doc, "InvoiceNumber", max_len=40, required=False),
         org_balance=_org_balance(doc),
         third_party_id=_text(doc, "ThirdPartyTransID", required=False),
-        msisdn=_text(doc, "MSISDN", pattern=MSISDN_GIVEN, numbers=True),
-        first_name=_text(doc, "FirstName", required=False),
-        middle_name=_text(doc, "MiddleName", required=False),
-        last_name=_text(doc, "LastName", required=False),
+        msisdn=_informational(doc.get("MSISDN")),
+        first_name=_informational(doc.get("FirstName")),
+        middle_name=_informational(doc.get("MiddleName")),
+        last_name=_informational(doc.get("LastName")),
     )
     return C2BPayment(amount=parse_amount(doc.get("TransAmount"), "TransAmount"), **fields)
 
@@ -346,6 +361,20 @@ def error_of(doc: Mapping[str, Any]) -> tuple[str, str]:
             message = doc.get(message_key)
             return str(code)[:32], (message if isinstance(message, str) else "")[:255]
     return "", ""
+
+
+# ---- URL registration (registerurl v2) ----------------------------------------------------
+
+# Customer To Business Register URL, "URL Requirements": "Avoid using keywords such as M-PESA,
+# M-Pesa, Safaricom, exe, exec, cmd, SQL, query, or any of their variants in either upper or
+# lower cases in your URLs". "mpesa" covers MPesa; "exe" covers "exec".
+FORBIDDEN_WORDS = ("mpesa", "m-pesa", "safaricom", "exe", "exec", "cmd", "sql", "query")
+
+
+def forbidden_words(url: str) -> tuple[str, ...]:
+    """The words of Daraja's URL filter that ``url`` contains, in any case (empty: none)."""
+    lowered = url.lower()
+    return tuple(word for word in FORBIDDEN_WORDS if word in lowered)
 
 
 # ---- our replies --------------------------------------------------------------------------
