@@ -14,7 +14,7 @@ from config.settings import Settings
 from gateway.cli import admin, cards, dealers, events, ppv, sms, stock, ussd
 from gateway.cli.context import open_billing
 from gateway.cli.output import emit
-from gateway.providers.mpesa.cli import register_reconcile
+from gateway.providers.mpesa.cli import register_mpesa, register_reconcile
 
 SUBSCRIBER_COLUMNS = ("card", "msisdn", "name", "lang", "status", "package", "expires_at", "wallet_tvu", "recent")
 PACKAGE_COLUMNS = ("code", "name", "days", "tvu", "products", "kind")
@@ -246,4 +246,4 @@ async def _report_ledger(settings: Settings, args) -> int:
 
 REGISTRY = [register_serve, register_db, register_package, register_subscriber, register_payment, register_report,
             register_reconcile, cards.register, events.register, ussd.register, sms.register, dealers.register,
-            admin.register, ppv.register, stock.register]
+            admin.register, ppv.register, stock.register, register_mpesa]

@@ -18,7 +18,7 @@ case -> Daraja's reply. A body that is not a well-formed Daraja payload gets a 4
 from __future__ import annotations
 
 import logging
-from typing import Any, AsyncIterator
+from typing import Any
 
 from aiohttp import web
 
@@ -30,7 +30,8 @@ from billing_core.phones import mask
 from gateway.http_client import CLIENT
 from gateway.keys import BILLING, SETTINGS
 from gateway.providers.guard import CallbackGuard
-from gateway.providers.mpesa import wire
+from gateway.providers import lifecycle
+from gateway.providers.mpesa import stk_query, wire
 from gateway.providers.mpesa.client import DARAJA, DarajaClient
 
 log = logging.getLogger("tvtopup.mpesa")
@@ -44,19 +45,20 @@ REF_MAX = 64
 
 
 def setup(app: web.Application) -> None:
-    """Add the M-Pesa callbacks, and the Daraja client at ``app[DARAJA]`` once started."""
+    """Add the M-Pesa callbacks, the Daraja client at ``app[DARAJA]`` once started, and (with
+the workers) the poller that settles STK pushes by query (``stk_query``)."""
     mpesa = app[SETTINGS].mpesa
     app[GUARD] = CallbackGuard(wire.PROVIDER, mpesa.callback_token, mpesa.allow_ips)
     for prefix in (PREFIX, ALIAS_PREFIX):
         for leaf, handler in (("c2b/validation", validation), ("c2b/confirmation", confirmation),
                               ("stk/callback", stk_callback)):
             app.router.add_post(f"{prefix}/{leaf}", handler)
-    app.cleanup_ctx.append(_daraja)
+    # the client always exists (C2B needs no credentials); the STK query poller runs with the workers
+    lifecycle.add_client(app, DARAJA, _client, stk_query.poller)
 
 
-async def _daraja(app: web.Application) -> AsyncIterator[None]:
-    app[DARAJA] = DarajaClient(app[CLIENT], app[SETTINGS].mpesa, app[BILLING].clock)
-    yield
+def _client(app: web.Application) -> DarajaClient:
+    return DarajaClient(app[CLIENT], app[SETTINGS].mpesa, app[BILLING].clock)
 
 
 def _reply(doc: dict[str, Any], status: int = 200) -> web.Response:

@@ -14,6 +14,7 @@ at most two decimals. Daraja's times (``TransTime``) are Kenyan local time, UTC+
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
 import math
 import re
@@ -21,6 +22,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Mapping
+
+from yarl import URL
 
 from billing_core.db.payment_store import PaymentNotice, Settlement
 from billing_core.errors import InvalidAmount, InvalidInput
@@ -363,6 +366,60 @@ def error_of(doc: Mapping[str, Any]) -> tuple[str, str]:
     return "", ""
 
 
+# ---- STK query (M-Pesa Express Query) -------------------------------------------------------
+
+# The query's answer while the push is still open: HTTP 500, errorCode 500.001.1001,
+# errorMessage "The transaction is being processed" (safaricom/LNMOnlineAndroidSample issue 13,
+# where Safaricom's developers call it the standard answer for a push still in progress).
+STILL_PROCESSING = "being processed"
+# A ResultCode some integrators report for a push still open ("The transaction is still under
+# processing"); not in Daraja's result code table: an assumption, docs/providers/daraja.md.
+RESULT_STILL_PROCESSING = 4999
+
+
+def stk_query_body(short_code: str, passkey: str, stamp: str, checkout_id: str) -> dict[str, Any]:
+    """The ``stkpushquery/v1/query`` body (Password as for the push)."""
+    return {"BusinessShortCode": short_code, "Password": password(short_code, passkey, stamp),
+            "Timestamp": stamp, "CheckoutRequestID": checkout_id}
+
+
+@dataclass(frozen=True, slots=True)
+class StkQueryAnswer:
+    """Daraja's answer to an STK query: final (a ResultCode) or still open (``pending``)."""
+
+    pending: bool
+    result_code: int = -1
+    result_desc: str = ""
+
+    @property
+    def success(self) -> bool:
+        return not self.pending and self.result_code == 0
+
+
+def parse_stk_query(status: int, doc: Mapping[str, Any]) -> StkQueryAnswer:
+    """Read a query answer. WireError: neither a result nor the "being processed" error (the
+    caller counts it as no answer this time)."""
+    code, message = error_of(doc)
+    if code == "500.001.1001" and STILL_PROCESSING in message.lower():
+        return StkQueryAnswer(pending=True)
+    if status != 200 or "ResultCode" not in doc:
+        raise WireError(f"no STK query result (HTTP {status}, {code or 'no errorCode'} {message})".rstrip())
+    result_code = _result_code(doc)
+    if result_code == RESULT_STILL_PROCESSING:
+        return StkQueryAnswer(pending=True)
+    desc = doc.get("ResultDesc")
+    return StkQueryAnswer(False, result_code, desc[:255] if isinstance(desc, str) else "")
+
+
+def query_settlement(answer: StkQueryAnswer, checkout_id: str, raw: str) -> Settlement | None:
+    """A final query answer in billing's words (None while pending). The query names no
+    receipt: a success is recorded under the CheckoutRequestID, the amount is the request's."""
+    if answer.pending:
+        return None
+    return Settlement(success=answer.success, txid=checkout_id if answer.success else "",
+                      result_code=str(answer.result_code), result_desc=answer.result_desc, raw=raw)
+
+
 # ---- URL registration (registerurl v2) ----------------------------------------------------
 
 # Customer To Business Register URL, "URL Requirements": "Avoid using keywords such as M-PESA,
@@ -371,10 +428,65 @@ def error_of(doc: Mapping[str, Any]) -> tuple[str, str]:
 FORBIDDEN_WORDS = ("mpesa", "m-pesa", "safaricom", "exe", "exec", "cmd", "sql", "query")
 
 
+RESPONSE_TYPES = ("Completed", "Cancelled")  # "must be in sentence case and well-spelled"
+
+
 def forbidden_words(url: str) -> tuple[str, ...]:
     """The words of Daraja's URL filter that ``url`` contains, in any case (empty: none)."""
     lowered = url.lower()
     return tuple(word for word in FORBIDDEN_WORDS if word in lowered)
+
+
+def url_problem(name: str, url: str) -> str:
+    """Why Daraja would refuse ``url`` for registration ('' when it would not): empty, a refused
+    word, or not HTTPS ("All Production URLs must be HTTPS"; plain HTTP only to loopback, for tests)."""
+    if not url:
+        return f"{name} is not set"
+    words = forbidden_words(url)
+    if words:
+        return f"{name} contains {', '.join(repr(w) for w in words)}, which Daraja refuses to register"
+    try:
+        parsed = URL(url)
+    except ValueError:
+        return f"{name} is not a URL"
+    host = (parsed.host or "").lower()
+    if parsed.scheme == "https" and host:
+        return ""
+    if parsed.scheme == "http" and _loopback(host):
+        return ""
+    return f"{name} must be an https:// URL (http:// only to loopback, for tests)"
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def register_url_body(short_code: str, response_type: str, confirmation_url: str,
+                      validation_url: str) -> dict[str, Any]:
+    """The ``c2b/v2/registerurl`` body; InvalidInput for a URL Daraja would refuse."""
+    if response_type not in RESPONSE_TYPES:
+        raise InvalidInput(f"ResponseType must be Completed or Cancelled, not {response_type!r}")
+    if not DIGITS.fullmatch(short_code or ""):
+        raise InvalidInput("the short code must be digits")
+    for name, url in (("ConfirmationURL", confirmation_url), ("ValidationURL", validation_url)):
+        problem = url_problem(name, url)
+        if problem:
+            raise InvalidInput(problem)
+    return {"ShortCode": short_code, "ResponseType": response_type, "ConfirmationURL": confirmation_url,
+            "ValidationURL": validation_url}
+
+
+def parse_registered(doc: Mapping[str, Any]) -> str:
+    """The ``OriginatorCoversationID`` (Daraja's spelling) of an accepted registration."""
+    if str(doc.get("ResponseCode")) != "0":
+        raise WireError("ResponseCode is not 0")
+    value = doc.get("OriginatorCoversationID", doc.get("OriginatorConversationID", ""))
+    return value[:64] if isinstance(value, str) else ""
 
 
 # ---- our replies --------------------------------------------------------------------------
