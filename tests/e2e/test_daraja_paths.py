@@ -19,7 +19,7 @@ import pytest
 from billing_core import payments, subscriptions
 from billing_core.db import payment_store as store
 from gateway.keys import BILLING
-from gateway.providers.mpesa import wire
+from gateway.providers.mpesa import registration
 
 ROOT = Path(__file__).resolve().parents[2]
 ALIASES = "/mobile-money/mpesa/"  # exempt: for deployments registered before the move
@@ -37,7 +37,7 @@ def c2b(trans_id: str, msisdn) -> dict:
 async def test_no_registered_callback_path_contains_a_word_daraja_refuses(gateway_client):
     client = await gateway_client()
     paths = {r.resource.canonical for r in client.app.router.routes() if r.resource is not None}
-    offending = {p: wire.forbidden_words(p) for p in paths if not p.startswith(ALIASES) and wire.forbidden_words(p)}
+    offending = {p: registration.forbidden_words(p) for p in paths if not p.startswith(ALIASES) and registration.forbidden_words(p)}
     assert offending == {}
     for leaf in ("c2b/validation", "c2b/confirmation", "stk/callback"):
         assert f"/mobile-money/daraja/{leaf}" in paths
@@ -46,19 +46,19 @@ async def test_no_registered_callback_path_contains_a_word_daraja_refuses(gatewa
 
 @pytest.mark.parametrize("word", ["mpesa", "M-Pesa", "SAFARICOM", "exe", "Exec", "cmd", "SQL", "query"])
 def test_the_word_check_finds_each_refused_word_in_any_case(word):
-    assert wire.forbidden_words(f"https://pay.example.com/x{word}y/c2b") != ()
+    assert registration.forbidden_words(f"https://pay.example.com/x{word}y/c2b") != ()
 
 
 def test_default_urls_in_config_readme_and_docs_avoid_the_refused_words():
     mpesa = tomllib.loads((ROOT / "config" / "default.toml").read_text())["mpesa"]
     for key in ("callback_url", "confirmation_url", "validation_url"):
-        assert not wire.forbidden_words(mpesa[key]), key
+        assert not registration.forbidden_words(mpesa[key]), key
     for doc in [ROOT / "README.md", ROOT / "config" / "default.toml", *sorted((ROOT / "docs").rglob("*.md"))]:
         for number, line in enumerate(doc.read_text().splitlines(), 1):
             for url in re.findall(r"/mobile-money/[A-Za-z0-9_./{}-]+", line):
                 # the old paths may be named only where they are called aliases
                 alias = url.startswith(ALIASES.rstrip("/")) and "alias" in line
-                assert alias or not wire.forbidden_words(url), (doc.name, number, url)
+                assert alias or not registration.forbidden_words(url), (doc.name, number, url)
 
 
 @pytest.mark.parametrize("msisdn", [

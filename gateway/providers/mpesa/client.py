@@ -38,7 +38,7 @@ from config.settings import MpesaSettings
 from gateway.providers import http
 from gateway.providers.http import ProviderError, ProviderRefused, ProviderUnavailable
 from gateway.providers.json_fields import Token
-from gateway.providers.mpesa import wire
+from gateway.providers.mpesa import registration, wire
 
 log = logging.getLogger("tvtopup.mpesa")
 
@@ -108,11 +108,11 @@ class DarajaClient:
         ``?token=`` when a callback token is set); returns Daraja's OriginatorCoversationID.
         InvalidInput, before any call, for a URL Daraja would refuse."""
         s = self._settings
-        body = wire.register_url_body(s.shortcode, s.response_type, self._with_token(s.confirmation_url),
+        body = registration.register_url_body(s.shortcode, s.response_type, self._with_token(s.confirmation_url),
                                       self._with_token(s.validation_url))
         doc = await self._authorized_post(REGISTER_PATH, body)
         try:
-            return wire.parse_registered(doc)
+            return registration.parse_registered(doc)
         except wire.WireError as exc:
             raise ProviderUnavailable("bad_answer", f"unexpected registration answer: {exc.reason}") from None
 

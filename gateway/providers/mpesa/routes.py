@@ -29,8 +29,8 @@ from billing_core.errors import InvalidInput, NotFound
 from billing_core.phones import mask
 from gateway.http_client import CLIENT
 from gateway.keys import BILLING, SETTINGS
-from gateway.providers.guard import CallbackGuard
 from gateway.providers import lifecycle
+from gateway.providers.guard import CallbackGuard
 from gateway.providers.mpesa import stk_query, wire
 from gateway.providers.mpesa.client import DARAJA, DarajaClient
 
@@ -38,7 +38,7 @@ log = logging.getLogger("tvtopup.mpesa")
 
 PREFIX = "/mobile-money/daraja"
 # Where the callbacks lived before: Daraja's URL registration refuses any URL containing
-# "mpesa" (wire.FORBIDDEN_WORDS), so these serve only deployments registered back then.
+# "mpesa" (registration.FORBIDDEN_WORDS), so these serve only deployments registered back then.
 ALIAS_PREFIX = "/mobile-money/mpesa"
 GUARD = web.AppKey("mpesa_guard", CallbackGuard)
 REF_MAX = 64
