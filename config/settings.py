@@ -487,14 +487,24 @@ class MpesaSettings(_Section):
     shortcode: str
     passkey: Secret
     callback_url: str
+    confirmation_url: str
+    validation_url: str
+    response_type: str
     callback_token: Secret
     allow_ips: tuple[str, ...]
     timeout_s: float
+    query_after_s: float
+    poll_s: float
+    poll_max_s: float
+    polls_max: int
 
     def __post_init__(self) -> None:
-        self._http_url("base_url")
-        self._http_url("callback_url")
-        self._positive("timeout_s")
+        for url in ("base_url", "callback_url", "confirmation_url", "validation_url"):
+            self._http_url(url)
+        self._one_of("response_type", ("Completed", "Cancelled"))
+        for seconds in ("timeout_s", "query_after_s", "poll_s", "poll_max_s"):
+            self._positive(seconds)
+        self._at_least("polls_max", 1)
         _check_networks(self._key("allow_ips"), self.allow_ips)
 
 

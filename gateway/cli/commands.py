@@ -17,7 +17,7 @@ from gateway.cli import admin, cards, dealers, events, ppv, sms, stock, ussd
 from gateway.cli.context import open_billing
 from gateway.cli.output import emit
 from gateway.logs import setup_logging
-from gateway.providers.mpesa.cli import register_reconcile
+from gateway.providers.mpesa.cli import register_mpesa, register_reconcile
 
 log = logging.getLogger("tvtopup")
 SUBSCRIBER_COLUMNS = ("card", "msisdn", "name", "lang", "status", "package", "expires_at", "wallet_tvu", "recent")
@@ -287,4 +287,4 @@ async def _report_ledger(settings: Settings, args) -> int:
 
 REGISTRY = [register_serve, register_db, register_package, register_subscriber, register_payment, register_report,
             register_reconcile, cards.register, events.register, ussd.register, sms.register, dealers.register,
-            admin.register, ppv.register, stock.register]
+            admin.register, ppv.register, stock.register, register_mpesa]

@@ -8,6 +8,9 @@ once, each bounded by ``timeout_s``), settles the final ones and counts a poll o
 the others; after ``polls_max`` polls a request is given up as failed (a success
 that arrives later still credits). Settling is idempotent, so a callback and the
 poller may race on one request.
+
+A request still pending is asked again after ``poll_s`` seconds; with ``backoff_max_s``
+the wait doubles with each poll of that request (``poll_s``, 2x, 4x, …) up to that cap.
 """
 from __future__ import annotations
 
@@ -38,16 +41,19 @@ class PollReport:
 class Poller:
     def __init__(self, billing: Billing, provider: str, status: StatusFn, *, poll_s: float, polls_max: int,
                  timeout_s: float, transient: tuple[type[Exception], ...] = (), batch_max: int = 50,
-                 concurrency_max: int = 8) -> None:
+                 concurrency_max: int = 8, backoff_max_s: float | None = None) -> None:
         self.provider = provider
         self._billing, self._status, self._transient = billing, status, transient
         self._poll_s, self._polls_max, self._timeout_s = poll_s, polls_max, timeout_s
-        self._batch_max, self._concurrency_max = batch_max, concurrency_max
+        self._batch_max, self._concurrency_max, self._backoff_max_s = batch_max, concurrency_max, backoff_max_s
 
-    @property
-    def next_in_s(self) -> int:
-        """Seconds to the next poll of a request (whole seconds, like the database clock)."""
-        return max(1, math.ceil(self._poll_s))
+    def next_after_s(self, polls: int) -> int:
+        """Seconds to the next poll of a request already polled ``polls`` times (whole seconds,
+        like the database clock)."""
+        wait_s = self._poll_s
+        if self._backoff_max_s is not None:
+            wait_s = min(self._poll_s * 2 ** min(polls, 32), max(self._backoff_max_s, self._poll_s))
+        return max(1, math.ceil(wait_s))
 
     async def run_once(self) -> PollReport:
         """One round over the requests that are due now."""
@@ -79,7 +85,7 @@ class Poller:
             except DomainError as exc:  # a final word we cannot apply: count it, never spin on it
                 log.error("%s request %s: cannot settle: %s", self.provider, request.reference, exc)
                 answered = False
-        await payments.request_polled(self._billing, request.reference, next_in_s=self.next_in_s,
+        await payments.request_polled(self._billing, request.reference, next_in_s=self.next_after_s(request.polls),
                                       polls_max=self._polls_max)
         return PENDING if answered else ERROR
 

@@ -19,9 +19,9 @@ from billing_core.renewal import DAY_S
 from gateway.keys import BILLING
 from tv_notify.events import GRANT, OSD, SMS
 
-VALIDATION = "/mobile-money/mpesa/c2b/validation"
-CONFIRMATION = "/mobile-money/mpesa/c2b/confirmation"
-STK = "/mobile-money/mpesa/stk/callback"
+VALIDATION = "/mobile-money/daraja/c2b/validation"
+CONFIRMATION = "/mobile-money/daraja/c2b/confirmation"
+STK = "/mobile-money/daraja/stk/callback"
 CARD, PHONE = "10000001", "+254712345678"
 TXID = "RKTQDM7W6S"
 PRICE, DAYS = 300, 30

@@ -28,7 +28,7 @@ from tests.peers.fake_daraja import FakeDaraja
 
 CARD, PHONE = "10000001", "+254712345678"
 KES_500 = Money(50000, "KES")
-CALLBACK_URL = "https://pay.example.com/mobile-money/mpesa/stk/callback"
+CALLBACK_URL = "https://pay.example.com/mobile-money/daraja/stk/callback"
 TOKEN = "cb-s3cret"
 ACK = {"ResultCode": 0, "ResultDesc": "Success"}
 
@@ -223,7 +223,7 @@ async def test_result_for_an_unknown_request_is_acknowledged_and_changes_nothing
     request = await start_stk_push(billing, client.app[DARAJA], CARD, PHONE, KES_500)
     body = daraja.callback_body(request.provider_ref)
     body["Body"]["stkCallback"]["CheckoutRequestID"] = "ws_CO_000000000000000000"
-    path = "/mobile-money/mpesa/stk/callback"
+    path = "/mobile-money/daraja/stk/callback"
     resp = await client.post(path, json=body, params={"token": TOKEN})
     assert (resp.status, await resp.json()) == (200, ACK)
     resp = await client.post(path, json=body, params={"token": TOKEN, "ref": request.reference})

@@ -9,7 +9,11 @@
 It checks what Airtel checks (client credentials on the token call; bearer token,
 ``X-Country`` and ``X-Currency`` on the others), counts calls in ``calls``, and can be
 made slow (``delay_s[endpoint]``), refuse the next collection (``refuse_next``: a
-``response_code`` and message) or fail with a 5xx (``broken``).
+``response_code`` and message) or fail with a 5xx (``broken``). ``answers[id]`` makes the
+enquiry for ``id`` answer a given body verbatim (the documented ones in
+tests/provider_fixtures/airtel/). The callback and enquiry shapes were checked against the
+bodies of Airtel's developer portal (Collection API: Callback, Transaction Enquiry) as
+listed in tests/provider_fixtures/airtel/SOURCES.md.
 """
 from __future__ import annotations
 
@@ -45,6 +49,7 @@ class FakeAirtel:
         self.client_id, self.client_secret = client_id, client_secret
         self.country, self.currency, self.token_ttl_s = country, currency, token_ttl_s
         self.collections: dict[str, Collection] = {}
+        self.answers: dict[str, dict[str, Any]] = {}  # id -> enquiry body to answer verbatim
         self.calls: Counter[str] = Counter()
         self.delay_s: dict[str, float] = {}
         self.refuse_next: tuple[str, str] | None = None
@@ -122,6 +127,8 @@ class FakeAirtel:
         refused = self._refusal(request)
         if refused is not None:
             return refused
+        if request.match_info["id"] in self.answers:  # a documented body, as given by the test
+            return web.json_response(self.answers[request.match_info["id"]])
         tx = self.collections.get(request.match_info["id"])
         if tx is None:
             return web.json_response({"data": {}, "status": {"code": "200", "message": "Transaction not found",

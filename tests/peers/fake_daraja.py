@@ -12,6 +12,22 @@ Serve ``FakeDaraja().app`` (``aiohttp_server``); point ``mpesa.base_url`` at it.
   out; ``refuse_tokens`` refuses every token.
 - ``send_result(checkout_id, gateway_url, result_code=…)`` posts ``Body.stkCallback`` to the
   CallBackURL the push named, on ``gateway_url``'s host, as Safaricom would.
+- ``POST /mpesa/stkpushquery/v1/query`` (M-Pesa Express Query) checks the token, short code
+  and Password, and answers from ``finish(checkout_id, result_code)``: until then HTTP 500
+  ``500.001.1001 The transaction is being processed`` (safaricom/LNMOnlineAndroidSample
+  issue 13), then the documented ``{ResponseCode, ResponseDescription, MerchantRequestID,
+  CheckoutRequestID, ResultCode, ResultDesc}`` with ResultCode as a string; an unknown
+  CheckoutRequestID gets ``400.002.02 Bad Request - Invalid CheckoutRequestID``.
+  ``queries`` counts the calls.
+- ``POST /mpesa/c2b/v2/registerurl`` (Customer To Business Register URL) checks the token,
+  ShortCode, ResponseType (sentence case) and both URLs (HTTPS, none of the refused words),
+  answers ``{"OriginatorCoversationID", "ResponseCode": "0", "ResponseDescription": "success"}``
+  and keeps them in ``registered``; with ``production=True`` a second registration gets
+  ``500.003.1001 Urls are already registered.`` (the page's error table).
+
+Sources: developer.safaricom.co.ke pages "M-Pesa Express Simulate", "M-Pesa Express Query",
+"Customer To Business Register URL", "Customer To Business" (as scraped in
+JacksCodeVault/mpesa-daraja-mcp, daraja_docs_v3/docs/*.md); tests/provider_fixtures/daraja/SOURCES.md.
 """
 from __future__ import annotations
 
@@ -33,6 +49,8 @@ RESULT_DESCS = {
     1032: "Request cancelled by user",
     1037: "DS timeout user cannot be reached",
 }
+# Customer To Business Register URL, "URL Requirements" (any case, any variant)
+REFUSED_WORDS = ("mpesa", "m-pesa", "safaricom", "exe", "exec", "cmd", "sql", "query")
 LOCKED = "Unable to lock subscriber, a transaction is already in process for the current subscriber"
 SANDBOX_PASSKEY = "bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919"  # Daraja's public one
 _PHONE = re.compile(r"254[0-9]{9}")
@@ -56,6 +74,12 @@ class FakeDaraja:
         self.app = web.Application()
         self.app.router.add_get("/oauth/v1/generate", self._token)
         self.app.router.add_post("/mpesa/stkpush/v1/processrequest", self._push)
+        self.app.router.add_post("/mpesa/stkpushquery/v1/query", self._query)
+        self.app.router.add_post("/mpesa/c2b/v2/registerurl", self._register)
+        self.results: dict[str, int] = {}  # CheckoutRequestID -> final ResultCode (absent: processing)
+        self.queries = 0
+        self.registered: list[dict[str, Any]] = []
+        self.production = False
         self.app.on_shutdown.append(self._stop_waiting)
 
     def revoke_tokens(self) -> None:
@@ -137,6 +161,56 @@ class FakeDaraja:
     @staticmethod
     def _error(status: int, code: str, message: str) -> web.Response:
         return web.json_response({"requestId": "fake-0", "errorCode": code, "errorMessage": message}, status=status)
+
+    # ---- STK query ------------------------------------------------------------------------------
+
+    def finish(self, checkout_id: str, result_code: int = 0) -> None:
+        """The push's outcome as the query will report it (the callback is sent separately)."""
+        self.results[checkout_id] = result_code
+
+    async def _query(self, request: web.Request) -> web.Response:
+        self.queries += 1
+        bearer = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if bearer not in self._tokens or self.refuse_tokens:
+            return self._error(401, "404.001.03", "Invalid Access Token")
+        body = await request.json()
+        stamp = str(body.get("Timestamp", ""))
+        expected = base64.b64encode(f"{self.shortcode}{self.passkey}{stamp}".encode()).decode()
+        if str(body.get("BusinessShortCode")) != self.shortcode:
+            return self._error(400, "400.002.02", "Bad Request - Invalid BusinessShortCode")
+        if body.get("Password") != expected:
+            return self._error(500, "500.001.1001", "Wrong credentials")
+        checkout = body.get("CheckoutRequestID")
+        if checkout not in self.pushes:
+            return self._error(400, "400.002.02", "Bad Request - Invalid CheckoutRequestID")
+        if checkout not in self.results:
+            return self._error(500, "500.001.1001", "The transaction is being processed")
+        code = self.results[checkout]
+        return web.json_response({"ResponseCode": "0",
+                                  "ResponseDescription": "The service request has been accepted successsfully",
+                                  "MerchantRequestID": "22205-34066-1", "CheckoutRequestID": checkout,
+                                  "ResultCode": str(code), "ResultDesc": RESULT_DESCS.get(code, "Failed")})
+
+    # ---- C2B URL registration -------------------------------------------------------------------
+
+    async def _register(self, request: web.Request) -> web.Response:
+        bearer = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if bearer not in self._tokens or self.refuse_tokens:
+            return self._error(401, "404.001.03", "Invalid Access Token")
+        body = await request.json()
+        if str(body.get("ShortCode")) != self.shortcode:
+            return self._error(400, "400.003.02", "Bad Request - Invalid ShortCode")
+        if body.get("ResponseType") not in ("Completed", "Cancelled"):
+            return self._error(400, "400.003.02", "Bad Request - Invalid ResponseType")
+        for name in ("ConfirmationURL", "ValidationURL"):
+            url = str(body.get(name, ""))
+            if not url.startswith(("https://", "http://127.0.0.1")) or any(w in url.lower() for w in REFUSED_WORDS):
+                return self._error(400, "400.003.02", f"Bad Request - Invalid {name}")
+        if self.production and self.registered:
+            return self._error(500, "500.003.1001", "Urls are already registered.")
+        self.registered.append(body)
+        return web.json_response({"OriginatorCoversationID": f"7619-{next(self._ids)}-1", "ResponseCode": "0",
+                                  "ResponseDescription": "success"})
 
     # ---- the result callback, as Safaricom posts it ------------------------------------------
 

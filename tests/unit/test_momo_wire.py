@@ -39,13 +39,23 @@ def test_failed_and_pending_statuses():
     assert settlement(wire.parse_status({"status": "PENDING", "amount": "100", "currency": "UGX"})) is None
 
 
+def test_mtns_documented_status_with_json_numbers_is_read():
+    """The portal's own example (requesttopay GET) writes amount and ids as JSON numbers."""
+    status = wire.parse_status({"amount": 100, "currency": "UGX", "financialTransactionId": 23503452,
+                                "externalId": 947354, "payer": {"partyIdType": "MSISDN", "partyId": 4656473839},
+                                "status": "SUCCESSFUL"})
+    assert (status.amount, status.financial_transaction_id, status.external_id, status.party_id) == \
+        (Money.of("100", "UGX"), "23503452", "947354", "4656473839")
+
+
 @pytest.mark.parametrize("body", [
     [], "SUCCESSFUL", {}, {"status": "DONE"},
     {"status": "SUCCESSFUL", "amount": "100", "currency": "UGX"},  # no transaction id
     {"status": "SUCCESSFUL", "amount": "100", "currency": "UGX", "financialTransactionId": "a b"},
     {"status": "SUCCESSFUL", "amount": "1e3", "currency": "UGX", "financialTransactionId": "1"},
     {"status": "SUCCESSFUL", "amount": "-100", "currency": "UGX", "financialTransactionId": "1"},
-    {"status": "SUCCESSFUL", "amount": 100, "currency": "UGX", "financialTransactionId": "1"},
+    {"status": "SUCCESSFUL", "amount": 100.5, "currency": "UGX", "financialTransactionId": "1"},  # a float
+    {"status": "SUCCESSFUL", "amount": True, "currency": "UGX", "financialTransactionId": "1"},
     {"status": "SUCCESSFUL", "amount": "100.5", "currency": "UGX", "financialTransactionId": "1"},
     {"status": "SUCCESSFUL", "amount": "100", "currency": "XXX", "financialTransactionId": "1"},
     {"status": "PENDING", "payer": "256772123456"},

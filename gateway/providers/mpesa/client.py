@@ -1,4 +1,5 @@
-"""Calls to Safaricom Daraja: the OAuth token and STK push (M-Pesa Express).
+"""Calls to Safaricom Daraja: the OAuth token, STK push (M-Pesa Express), STK query, and
+C2B URL registration (``registerurl`` v2).
 
 Every call carries ``ClientTimeout(total=mpesa.timeout_s)``. The token is cached until
 shortly before ``expires_in`` and fetched by one caller at a time; a token Daraja no
@@ -17,7 +18,9 @@ then asks Daraja, then stores Daraja's ``CheckoutRequestID``.
 from __future__ import annotations
 
 import base64
+import json
 import logging
+import math
 import uuid
 from typing import Any, Callable
 
@@ -35,12 +38,14 @@ from config.settings import MpesaSettings
 from gateway.providers import http
 from gateway.providers.http import ProviderError, ProviderRefused, ProviderUnavailable
 from gateway.providers.json_fields import Token
-from gateway.providers.mpesa import wire
+from gateway.providers.mpesa import registration, wire
 
 log = logging.getLogger("tvtopup.mpesa")
 
 TOKEN_PATH = "/oauth/v1/generate"
 PUSH_PATH = "/mpesa/stkpush/v1/processrequest"
+QUERY_PATH = "/mpesa/stkpushquery/v1/query"
+REGISTER_PATH = "/mpesa/c2b/v2/registerurl"
 TOKEN_MARGIN_S = 60  # refresh this long before Daraja's expiry
 TOKEN_INVALID = "404.001.03"
 ANSWER_MAX_BYTES = 64 * 1024
@@ -81,6 +86,40 @@ class DarajaClient:
         return wire.StkPush(s.shortcode, s.passkey.reveal(), wire.timestamp(self._clock()), amount, msisdn,
                             callback, card, DESCRIPTION)
 
+    @property
+    def settings(self) -> MpesaSettings:
+        return self._settings
+
+    async def stk_query(self, checkout_id: str) -> tuple[wire.StkQueryAnswer, str]:
+        """Daraja's word on the push ``checkout_id``: (answer, its JSON text). ProviderUnavailable
+        when Daraja gave neither a result nor its "being processed" answer (asked again later)."""
+        s = self._settings
+        if not (s.shortcode and s.passkey):
+            raise ProviderRefused("not_configured", "mpesa.shortcode and passkey must be set")
+        body = wire.stk_query_body(s.shortcode, s.passkey.reveal(), wire.timestamp(self._clock()), checkout_id)
+        status, doc = await self._authorized(QUERY_PATH, body)
+        try:
+            return wire.parse_stk_query(status, doc), json.dumps(doc)
+        except wire.WireError as exc:
+            raise ProviderUnavailable(wire.error_of(doc)[0] or f"http_{status}", exc.reason, status) from None
+
+    async def register_urls(self) -> str:
+        """Register the C2B confirmation and validation URLs (``registerurl`` v2, with
+        ``?token=`` when a callback token is set); returns Daraja's OriginatorCoversationID.
+        InvalidInput, before any call, for a URL Daraja would refuse."""
+        s = self._settings
+        body = registration.register_url_body(s.shortcode, s.response_type, self._with_token(s.confirmation_url),
+                                      self._with_token(s.validation_url))
+        doc = await self._authorized_post(REGISTER_PATH, body)
+        try:
+            return registration.parse_registered(doc)
+        except wire.WireError as exc:
+            raise ProviderUnavailable("bad_answer", f"unexpected registration answer: {exc.reason}") from None
+
+    def _with_token(self, url: str) -> str:
+        token = self._settings.callback_token
+        return str(URL(url).update_query({"token": token.reveal()})) if url and token else url
+
     async def token(self) -> str:
         """A valid access token, from the cache or fetched (one fetch at a time)."""
         return await self._tokens.get()
@@ -100,13 +139,21 @@ class DarajaClient:
             raise ProviderUnavailable("bad_answer", f"unexpected token answer: {exc.reason}") from None
 
     async def _authorized_post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        status, doc = await self._authorized(path, body)
+        if status != 200:
+            raise _refusal(status, doc)
+        return doc
+
+    async def _authorized(self, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """(status, reply) of a POST with the cached token (renewed once if Daraja dropped it);
+        a token refused twice is a refusal."""
         async def post(token: str) -> tuple[int, dict[str, Any]]:
             return await self._call("POST", path, json=body, headers={"Authorization": f"Bearer {token}"})
 
         status, doc = await http.authorized(self._tokens, post, token_refused=_token_refused)
-        if status != 200 or _token_refused(status, doc):
+        if _token_refused(status, doc):
             raise _refusal(status, doc)
-        return doc
+        return status, doc
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> tuple[int, dict[str, Any]]:
         """(HTTP status, JSON object or {}) of one bounded call."""
@@ -136,7 +183,8 @@ async def start_stk_push(billing: Billing, client: DarajaClient, card: str, msis
     wire.account_reference(billing.card(card))
     if not await payments.card_is_payable(billing, card):
         raise UnknownCard(f"card {card} cannot take a payment")
-    request = await payments.open_request(billing, wire.PROVIDER, card, msisdn, amount, reference=new_reference())
+    request = await payments.open_request(billing, wire.PROVIDER, card, msisdn, amount, reference=new_reference(),
+                                          first_poll_in_s=math.ceil(client.settings.query_after_s))
     try:
         checkout_id = await client.stk_push(request.card, request.msisdn, amount, request.reference)
     except ProviderError as exc:

@@ -1,5 +1,8 @@
 """M-Pesa (Daraja) callbacks: C2B validation and confirmation, and STK push results.
 
+Served under ``/mobile-money/daraja/`` (``c2b/validation``, ``c2b/confirmation``,
+``stk/callback``), and under the old ``/mobile-money/mpesa/`` as aliases.
+
 Each handler: guard (``?token=`` and the address list) -> parse (``wire``) -> one use
 case -> Daraja's reply. A body that is not a well-formed Daraja payload gets a 400 with
 ``{"ResultCode": 1, "ResultDesc": reason}`` and changes nothing.
@@ -15,7 +18,7 @@ case -> Daraja's reply. A body that is not a well-formed Daraja payload gets a 4
 from __future__ import annotations
 
 import logging
-from typing import Any, AsyncIterator
+from typing import Any
 
 from aiohttp import web
 
@@ -26,30 +29,36 @@ from billing_core.errors import InvalidInput, NotFound
 from billing_core.phones import mask
 from gateway.http_client import CLIENT
 from gateway.keys import BILLING, SETTINGS
+from gateway.providers import lifecycle
 from gateway.providers.guard import CallbackGuard
-from gateway.providers.mpesa import wire
+from gateway.providers.mpesa import stk_query, wire
 from gateway.providers.mpesa.client import DARAJA, DarajaClient
 
 log = logging.getLogger("tvtopup.mpesa")
 
-PREFIX = "/mobile-money/mpesa"
+PREFIX = "/mobile-money/daraja"
+# Where the callbacks lived before: Daraja's URL registration refuses any URL containing
+# "mpesa" (registration.FORBIDDEN_WORDS), so these serve only deployments registered back then.
+ALIAS_PREFIX = "/mobile-money/mpesa"
 GUARD = web.AppKey("mpesa_guard", CallbackGuard)
 REF_MAX = 64
 
 
 def setup(app: web.Application) -> None:
-    """Add the M-Pesa callbacks, and the Daraja client at ``app[DARAJA]`` once started."""
+    """Add the M-Pesa callbacks, the Daraja client at ``app[DARAJA]`` once started, and (with
+the workers) the poller that settles STK pushes by query (``stk_query``)."""
     mpesa = app[SETTINGS].mpesa
     app[GUARD] = CallbackGuard(wire.PROVIDER, mpesa.callback_token, mpesa.allow_ips)
-    app.router.add_post(f"{PREFIX}/c2b/validation", validation)
-    app.router.add_post(f"{PREFIX}/c2b/confirmation", confirmation)
-    app.router.add_post(f"{PREFIX}/stk/callback", stk_callback)
-    app.cleanup_ctx.append(_daraja)
+    for prefix in (PREFIX, ALIAS_PREFIX):
+        for leaf, handler in (("c2b/validation", validation), ("c2b/confirmation", confirmation),
+                              ("stk/callback", stk_callback)):
+            app.router.add_post(f"{prefix}/{leaf}", handler)
+    # the client always exists (C2B needs no credentials); the STK query poller runs with the workers
+    lifecycle.add_client(app, DARAJA, _client, stk_query.poller)
 
 
-async def _daraja(app: web.Application) -> AsyncIterator[None]:
-    app[DARAJA] = DarajaClient(app[CLIENT], app[SETTINGS].mpesa, app[BILLING].clock)
-    yield
+def _client(app: web.Application) -> DarajaClient:
+    return DarajaClient(app[CLIENT], app[SETTINGS].mpesa, app[BILLING].clock)
 
 
 def _reply(doc: dict[str, Any], status: int = 200) -> web.Response:

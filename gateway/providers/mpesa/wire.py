@@ -35,7 +35,8 @@ AMOUNT = re.compile(r"[0-9]{1,15}(\.[0-9]{1,2})?")
 DIGITS = re.compile(r"[0-9]{1,20}")
 STAMP = re.compile(r"[0-9]{14}")
 REQUEST_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
-MSISDN_GIVEN = re.compile(r"[0-9A-Za-z*+]{0,64}")  # as given: digits, masked (25470****149) or hashed
+MSISDN_GIVEN = re.compile(r"[0-9A-Za-z*+]{0,64}")  # STK PhoneNumber: digits (masked or hashed tolerated)
+INFO_MAX = 64  # an informational field (phone number, names) is kept up to this length
 
 REJECT_MSISDN = "C2B00011"
 REJECT_ACCOUNT = "C2B00012"
@@ -176,9 +177,23 @@ def _org_balance(doc: Mapping[str, Any]) -> str:
     return _text({"OrgAccountBalance": value}, "OrgAccountBalance", max_len=32, required=False)
 
 
+def _informational(value: object) -> str:
+    """A field that identifies nobody and decides nothing (``MSISDN``, the names), as given:
+    plain (254708374149, also a JSON number), masked with or without spaces (``2547 ***** 126``,
+    ``25470****149``), hashed (hex), empty or absent. Never a reason to refuse a payment: a
+    value that is not printable text is dropped, a long one cut to ``INFO_MAX``."""
+    if type(value) is int:
+        value = str(value)
+    if not isinstance(value, str) or not value.isprintable():
+        return ""
+    return value.strip()[:INFO_MAX]
+
+
 def parse_c2b(doc: Mapping[str, Any]) -> C2BPayment:
-    """A validation or confirmation payload. The amount is read last, so that BadAmount
-    means "well-formed, but that amount": validation rejects it with ``C2B00013``."""
+    """A validation or confirmation payload, C2B v1 or v2. Strict on what decides the payment
+    (``TransID``, ``TransTime``, ``TransAmount``, ``BillRefNumber``, the short code); lenient on
+    what only describes the payer (:func:`_informational`). The amount is read last, so that
+    BadAmount means "well-formed, but that amount": validation rejects it with ``C2B00013``."""
     fields = dict(
         transaction_type=_text(doc, "TransactionType", max_len=32),
         trans_id=_text(doc, "TransID", pattern=TRANS_ID),
@@ -188,10 +203,10 @@ def parse_c2b(doc: Mapping[str, Any]) -> C2BPayment:
         invoice=_text(doc, "InvoiceNumber", max_len=40, required=False),
         org_balance=_org_balance(doc),
         third_party_id=_text(doc, "ThirdPartyTransID", required=False),
-        msisdn=_text(doc, "MSISDN", pattern=MSISDN_GIVEN, numbers=True),
-        first_name=_text(doc, "FirstName", required=False),
-        middle_name=_text(doc, "MiddleName", required=False),
-        last_name=_text(doc, "LastName", required=False),
+        msisdn=_informational(doc.get("MSISDN")),
+        first_name=_informational(doc.get("FirstName")),
+        middle_name=_informational(doc.get("MiddleName")),
+        last_name=_informational(doc.get("LastName")),
     )
     return C2BPayment(amount=parse_amount(doc.get("TransAmount"), "TransAmount"), **fields)
 
@@ -346,6 +361,60 @@ def error_of(doc: Mapping[str, Any]) -> tuple[str, str]:
             message = doc.get(message_key)
             return str(code)[:32], (message if isinstance(message, str) else "")[:255]
     return "", ""
+
+
+# ---- STK query (M-Pesa Express Query) -------------------------------------------------------
+
+# The query's answer while the push is still open: HTTP 500, errorCode 500.001.1001,
+# errorMessage "The transaction is being processed" (safaricom/LNMOnlineAndroidSample issue 13,
+# where Safaricom's developers call it the standard answer for a push still in progress).
+STILL_PROCESSING = "being processed"
+# A ResultCode some integrators report for a push still open ("The transaction is still under
+# processing"); not in Daraja's result code table: an assumption, docs/providers/daraja.md.
+RESULT_STILL_PROCESSING = 4999
+
+
+def stk_query_body(short_code: str, passkey: str, stamp: str, checkout_id: str) -> dict[str, Any]:
+    """The ``stkpushquery/v1/query`` body (Password as for the push)."""
+    return {"BusinessShortCode": short_code, "Password": password(short_code, passkey, stamp),
+            "Timestamp": stamp, "CheckoutRequestID": checkout_id}
+
+
+@dataclass(frozen=True, slots=True)
+class StkQueryAnswer:
+    """Daraja's answer to an STK query: final (a ResultCode) or still open (``pending``)."""
+
+    pending: bool
+    result_code: int = -1
+    result_desc: str = ""
+
+    @property
+    def success(self) -> bool:
+        return not self.pending and self.result_code == 0
+
+
+def parse_stk_query(status: int, doc: Mapping[str, Any]) -> StkQueryAnswer:
+    """Read a query answer. WireError: neither a result nor the "being processed" error (the
+    caller counts it as no answer this time)."""
+    code, message = error_of(doc)
+    if code == "500.001.1001" and STILL_PROCESSING in message.lower():
+        return StkQueryAnswer(pending=True)
+    if status != 200 or "ResultCode" not in doc:
+        raise WireError(f"no STK query result (HTTP {status}, {code or 'no errorCode'} {message})".rstrip())
+    result_code = _result_code(doc)
+    if result_code == RESULT_STILL_PROCESSING:
+        return StkQueryAnswer(pending=True)
+    desc = doc.get("ResultDesc")
+    return StkQueryAnswer(False, result_code, desc[:255] if isinstance(desc, str) else "")
+
+
+def query_settlement(answer: StkQueryAnswer, checkout_id: str, raw: str) -> Settlement | None:
+    """A final query answer in billing's words (None while pending). The query names no
+    receipt: a success is recorded under the CheckoutRequestID, the amount is the request's."""
+    if answer.pending:
+        return None
+    return Settlement(success=answer.success, txid=checkout_id if answer.success else "",
+                      result_code=str(answer.result_code), result_desc=answer.result_desc, raw=raw)
 
 
 # ---- our replies --------------------------------------------------------------------------

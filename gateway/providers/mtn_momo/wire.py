@@ -74,9 +74,12 @@ def amount_text(money: Money) -> str:
 
 
 def parse_amount(text: object, currency: object) -> Money:
-    """MTN's amount string in ``currency``; zeros past the currency's decimals are allowed."""
+    """MTN's amount in ``currency``: a string, or a whole JSON number as in MTN's own status
+    example (``"amount": 100``); zeros past the currency's decimals are allowed."""
+    if type(text) is int:
+        text = str(text)
     if not isinstance(text, str) or not isinstance(currency, str):
-        raise WireError("amount and currency must be strings")
+        raise WireError("amount must be a string or a whole number, currency a string")
     match = _AMOUNT.fullmatch(text)
     if not match:
         raise WireError(f"not a plain amount: {text[:32]!r}")
@@ -100,13 +103,13 @@ def parse_status(body: object) -> PayStatus:
     status = _STATUSES.get(doc.get("status"))  # type: ignore[arg-type]
     if status is None:
         raise WireError(f"unknown status {str(doc.get('status'))[:32]!r}")
-    txid = text_field(doc, "financialTransactionId")
+    txid = _id_field(doc, "financialTransactionId")
     amount = None
     if status == SUCCESSFUL:
         amount = parse_amount(doc.get("amount"), doc.get("currency"))
         if not TXID.fullmatch(txid):
             raise WireError("a SUCCESSFUL request needs a financialTransactionId")
-    return PayStatus(status, amount, text_field(doc, "externalId"), _payer(doc.get("payer")), txid,
+    return PayStatus(status, amount, _id_field(doc, "externalId"), _payer(doc.get("payer")), txid,
                      _reason(doc.get("reason")), raw(doc))
 
 
@@ -114,7 +117,7 @@ def parse_callback(body: object) -> CallbackHint:
     """A callback body: a JSON object; its claims are only logged and used as a fallback id."""
     doc = _object(body)
     status = doc.get("status")
-    return CallbackHint(text_field(doc, "externalId"), status[:16] if isinstance(status, str) else "")
+    return CallbackHint(_id_field(doc, "externalId"), status[:16] if isinstance(status, str) else "")
 
 
 def parse_error(body: object) -> tuple[str, str]:
@@ -136,7 +139,16 @@ def _payer(payer: object) -> str:
         return ""
     if not isinstance(payer, dict):
         raise WireError("payer must be an object")
-    return text_field(payer, "partyId")
+    return _id_field(payer, "partyId")
+
+
+def _id_field(doc: dict[str, Any], key: str) -> str:
+    """An id MTN writes as a string or, in its own documented status example, as a JSON
+    number (``"financialTransactionId": 23503452``, ``"externalId": 947354``)."""
+    value = doc.get(key)
+    if type(value) is int:
+        return str(value)
+    return text_field(doc, key)
 
 
 def _reason(reason: object) -> str:
