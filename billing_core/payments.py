@@ -107,9 +107,14 @@ async def card_is_payable(billing: Billing, account: str) -> bool:
     return await billing.db.read(store.payable, account.strip())
 
 
+def above_max_amount(billing: Billing, amount: Money) -> bool:
+    """Is ``amount`` above its currency's ``payments.max_amount`` (it would be held, not credited)?"""
+    return store.over_limit(amount, billing.max_amounts)
+
+
 __all__ = ["PaymentNotice", "Payment", "open_request", "set_provider_ref", "find_request", "settle_request",
            "due_requests", "request_polled", "record_payment", "record_manual", "assign_payment", "refund_payment",
-           "suspense", "conflicts", "card_is_payable"]
+           "suspense", "conflicts", "card_is_payable", "above_max_amount"]
 
 
 # ---- payment requests: we ask the payer's phone to approve (STK push, MoMo, Airtel) ---------

@@ -76,7 +76,8 @@ async def test_validation_accepts_a_payable_card_and_rejects_others_with_darajas
     assert await post(client, VALIDATION, daraja(BillRefNumber="10000009")) == rejected_card
     assert await post(client, VALIDATION, daraja(BillRefNumber="invoice008")) == rejected_card
     rejected_amount = (200, {"ResultCode": "C2B00013", "ResultDesc": "Rejected"})
-    for amount in ("-1", "1e3", "15.001", "0", "0.50"):  # 0.50: less than one TVU
+    # 0.50: less than one TVU; 250000.01: above payments.max_amount (KES 250,000.00), which would only be held
+    for amount in ("-1", "1e3", "15.001", "0", "0.50", "250000.01", "999999999999999"):
         assert await post(client, VALIDATION, daraja(TransAmount=amount)) == rejected_amount, amount
     malformed = (400, {"ResultCode": 1, "ResultDesc": "TransID must be a string"})
     assert await post(client, VALIDATION, daraja(TransID=1234567890)) == malformed

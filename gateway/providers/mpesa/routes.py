@@ -8,7 +8,8 @@ case -> Daraja's reply. A body that is not a well-formed Daraja payload gets a 4
 ``{"ResultCode": 1, "ResultDesc": reason}`` and changes nothing.
 
 - Validation answers from one read: accept a payable card, reject an unknown one
-  (``C2B00012``) or an amount we cannot credit (``C2B00013``).
+  (``C2B00012``) or an amount we cannot credit, too small or above ``payments.max_amount``
+  (``C2B00013``).
 - Confirmation acknowledges only once ``record_payment`` has returned: a repeat gets the
   same acknowledgement, a payment for an unknown card is held in suspense.
 - An STK result for a request we cannot find is acknowledged and logged (with the
@@ -98,6 +99,8 @@ async def validation(request: web.Request) -> web.Response:
 async def _refusal(billing: Billing, payment: wire.C2BPayment) -> str:
     """The rejection code for ``payment`` ('' to accept); at most one database read."""
     if wire.CURRENCY not in billing.rates or billing.rates.to_tvu(payment.amount).tvu == 0:
+        return wire.REJECT_AMOUNT
+    if payments.above_max_amount(billing, payment.amount):  # it would only be held: refuse it before it is paid
         return wire.REJECT_AMOUNT
     if not await payments.card_is_payable(billing, payment.bill_ref):
         return wire.REJECT_ACCOUNT
