@@ -28,12 +28,12 @@ from typing import Collection, Iterable
 from sqlalchemy import BigInteger, Connection, String, and_, bindparam, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from billing_core.db import unit
+from billing_core.db import entitlement_store, unit
 from billing_core.db.dialect import insert_ignore
 from billing_core.db.fast import Fast, insert_of
 from billing_core.db.schema import outbox
 from billing_core.db.schema_notify import worker_leases
-from tv_notify.events import Event
+from tv_notify.events import REVOKE, Event
 
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
 STATUSES = (PENDING, DELIVERED, DEAD)
@@ -81,6 +81,9 @@ def new_event_ids(n: int) -> list[str]:
 
 def _flush(conn: Connection, pending: dict) -> None:
     rows = pending.get("outbox", ())
+    if not rows:
+        return
+    entitlement_store.with_paid(conn, rows, REVOKE)  # what the card keeps, as this transaction leaves it
     if len(rows) >= _ARRAYS_FROM and conn.dialect.name == "postgresql":
         _INSERT_ARRAYS.execute(conn, {c: [r[c] for r in rows] for c in _COLUMNS})
     else:
