@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Collection, Iterable
 
 from sqlalchemy import BigInteger, Connection, String, and_, bindparam, func, or_, select, text, update
@@ -101,6 +101,7 @@ class StoredEvent:
     card: str
     payload: dict
     attempts: int
+    sends: int = 0  # deliveries begun, this one included once claimed (crashed ones too)
 
     def body(self) -> dict:
         """The event as receivers get it: the payload plus its stable id."""
@@ -108,7 +109,7 @@ class StoredEvent:
 
 
 def _stored(r) -> StoredEvent:
-    return StoredEvent(r.id, r.event_id, r.kind, r.card, json.loads(r.payload), r.attempts)
+    return StoredEvent(r.id, r.event_id, r.kind, r.card, json.loads(r.payload), r.attempts, r.sends)
 
 
 def due(conn: Connection, now: int, limit: int, kinds: Collection[str] | None = None) -> list[StoredEvent]:
@@ -168,8 +169,8 @@ def claim(conn: Connection, now: int, limit: int, kinds: Collection[str], holder
     kept = _prefixes(conn, rows, kinds, first)
     if kept:
         conn.execute(update(outbox).where(outbox.c.id.in_(sorted(kept)))
-                     .values(claimed_by=holder, lease_until=now + lease_s))
-    return [_stored(r) for r in rows if r.id in kept]
+                     .values(claimed_by=holder, lease_until=now + lease_s, sends=outbox.c.sends + 1))
+    return [replace(_stored(r), sends=r.sends + 1) for r in rows if r.id in kept]
 
 
 _SCAN_COLUMNS = (outbox.c.id, outbox.c.card, outbox.c.kind, outbox.c.status, outbox.c.next_attempt_at,

@@ -167,3 +167,21 @@ async def test_an_unreachable_receiver_is_a_retryable_failure():
         raise AssertionError("delivered to nowhere")
     finally:
         await adapter.close()
+
+
+async def test_an_event_sent_again_after_a_crash_comes_with_the_next_attempt_number(billing, clock, aiohttp_server):
+    """Delivered, then the process died before recording it: the next dispatcher sends it again
+    once the lease runs out, with the same id and attempt 2, so the receiver sees a repeat."""
+    fake, url = await serve_fake(aiohttp_server)
+    crashed = webhook_dispatcher(billing, url)
+    (event_id,) = await billing.db.write(outbox_store.enqueue, [events.osd("10000001", "hello", "en")], clock.now)
+    [[_, [claimed]]] = [(a, e) for a, e in await billing.db.write(crashed._claim, clock.now) if e]
+    await crashed._adapters[events.OSD].deliver(claimed)  # delivered; the outcome is never recorded
+    await crashed.close()
+
+    clock.advance(crashed._lease_s + 1)
+    survivor = webhook_dispatcher(billing, url)
+    await drain(survivor, clock)
+    assert fake.calls == [(event_id, 1, event_id, "1"), (event_id, 2, event_id, "2")]
+    assert fake.ids() == [event_id, event_id]  # at least once: the receiver de-duplicates by id
+    await survivor.close()

@@ -1,8 +1,8 @@
 """The ``webhook`` adapter: each TV event is POSTed as signed JSON to ``tv.url``.
 
 Body: ``{"id", "event", "card", "products", "until", "text", "lang", "attempt"}`` (the
-event's payload plus its stable id, then the delivery attempt: 1 the first time, the same
-event sent again after a failure or a crash counts on), compact JSON in UTF-8; a grant
+event's payload plus its stable id, then the delivery attempt: 1 the first time, counting
+on when the same event is sent again after a failure or after a crash), compact JSON in UTF-8; a grant
 that begins later (a pay-per-view event not yet started) adds ``"starts"`` (ISO 8601)
 after ``until``. Headers ``X-Tvtopup-Signature: hex(HMAC-SHA256(tv.secret, body))`` over
 those exact bytes, ``X-Tvtopup-Event-Id`` (the ``id``) and ``X-Tvtopup-Attempt``. A 2xx
@@ -41,8 +41,9 @@ def wire_body(event: StoredEvent) -> bytes:
 
 
 def attempt(event: StoredEvent) -> int:
-    """This delivery's number: 1 for the first, counting every earlier attempt the outbox recorded."""
-    return event.attempts + 1
+    """This delivery's number: 1 for the first; every earlier one counts, a failed one (recorded
+    in ``attempts``) or one cut short by a crash (counted in ``sends`` when it was claimed)."""
+    return max(event.attempts + 1, event.sends)
 
 
 def sign(secret: str, body: bytes) -> str:
