@@ -42,7 +42,6 @@ async def ministra(billing, aiohttp_server, fake: FakeStalker | None = None, *,
     fake = fake or stalker()
     server = await aiohttp_server(fake.app)
     settings = load_settings(environ={}).replace(**{
-        "operator.card_max_length": 12,
         "tv.adapter": "ministra", "tv.url": str(server.make_url(API)),
         "tv.username": "billing", "tv.secret": password, "tv.timeout_s": 2.0, "tv.retries_max": 3})
     return fake, Dispatcher.from_settings(settings, billing.db, billing.clock)

@@ -150,7 +150,7 @@ class FakeStalker:
             return web.json_response({"status": "ERROR", "results": "", "error": "401 Unauthorized request"},
                                      status=401, headers={"WWW-Authenticate": 'Basic realm="Stalker API"'})
         resource = request.match_info["resource"]
-        ids = [i for i in request.match_info.get("ids", "").split(",")] if request.match_info.get("ids") else []
+        ids = request.match_info["ids"].split(",") if request.match_info.get("ids") else []
         data = parse_str(await request.text())
         self.received.append((request.method, request.path, data))
         action = {"GET": "get", "POST": "create", "PUT": "update", "DELETE": "delete"}.get(request.method)
@@ -276,14 +276,14 @@ class FakeStalker:
             self._one(ids, users)
             return [{"mac": self.users[uid].mac, "subscribed": self._info(self.users[uid])["subscribed"],
                      "subscribed_id": self._info(self.users[uid])["subscribed_id"]} for uid in users]
-        if action in ("create", "update", "delete") and action != "delete" and not data:
-            raise CommandError("HTTP PUT data is empty" if action == "update" else "HTTP POST data is empty")
-        keys = {"create": ("subscribed", "subscribed_id"),
-                "update": ("subscribed", "subscribed_id", "unsubscribed", "unsubscribed_id")}.get(action)
-        if keys is not None and not any(k in data for k in keys):
-            raise CommandError("Insert data is empty")
         if action not in ("create", "update", "delete"):
             raise self._unsupported(resource, action)
+        if action != "delete":  # create and update check their data first
+            if not data:
+                raise CommandError("HTTP PUT data is empty" if action == "update" else "HTTP POST data is empty")
+            keys = ("subscribed", "subscribed_id") + (("unsubscribed", "unsubscribed_id") if action == "update" else ())
+            if not any(k in data for k in keys):
+                raise CommandError("Insert data is empty")
         self._one(ids, users)
         result = True
         for uid in users:
