@@ -38,6 +38,10 @@ def grant(card: str, products: tuple[str, ...], until: int, lang: str, *, starts
 
 
 def revoke(card: str, products: tuple[str, ...], lang: str) -> Event:
+    """End ``products`` for ``card``. The outbox adds ``paid`` when it writes the event: the
+    card's products still entitled as the transaction leaves them (``entitlement_store``), so
+    an adapter with one on/off switch per account turns it off only when that is empty. The
+    webhook body keeps the contract's keys and leaves ``paid`` out."""
     return Event(REVOKE, card, {"event": REVOKE, "card": card, "products": list(products),
                                 "until": None, "text": "", "lang": lang})
 

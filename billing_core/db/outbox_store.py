@@ -22,18 +22,18 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Collection, Iterable
 
 from sqlalchemy import BigInteger, Connection, String, and_, bindparam, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from billing_core.db import unit
+from billing_core.db import entitlement_store, unit
 from billing_core.db.dialect import insert_ignore
 from billing_core.db.fast import Fast, insert_of
 from billing_core.db.schema import outbox
 from billing_core.db.schema_notify import worker_leases
-from tv_notify.events import Event
+from tv_notify.events import REVOKE, Event
 
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
 STATUSES = (PENDING, DELIVERED, DEAD)
@@ -81,6 +81,9 @@ def new_event_ids(n: int) -> list[str]:
 
 def _flush(conn: Connection, pending: dict) -> None:
     rows = pending.get("outbox", ())
+    if not rows:
+        return
+    entitlement_store.with_paid(conn, rows, REVOKE)  # what the card keeps, as this transaction leaves it
     if len(rows) >= _ARRAYS_FROM and conn.dialect.name == "postgresql":
         _INSERT_ARRAYS.execute(conn, {c: [r[c] for r in rows] for c in _COLUMNS})
     else:
@@ -98,6 +101,7 @@ class StoredEvent:
     card: str
     payload: dict
     attempts: int
+    sends: int = 0  # deliveries begun, this one included once claimed (crashed ones too)
 
     def body(self) -> dict:
         """The event as receivers get it: the payload plus its stable id."""
@@ -105,7 +109,7 @@ class StoredEvent:
 
 
 def _stored(r) -> StoredEvent:
-    return StoredEvent(r.id, r.event_id, r.kind, r.card, json.loads(r.payload), r.attempts)
+    return StoredEvent(r.id, r.event_id, r.kind, r.card, json.loads(r.payload), r.attempts, r.sends)
 
 
 def due(conn: Connection, now: int, limit: int, kinds: Collection[str] | None = None) -> list[StoredEvent]:
@@ -165,8 +169,8 @@ def claim(conn: Connection, now: int, limit: int, kinds: Collection[str], holder
     kept = _prefixes(conn, rows, kinds, first)
     if kept:
         conn.execute(update(outbox).where(outbox.c.id.in_(sorted(kept)))
-                     .values(claimed_by=holder, lease_until=now + lease_s))
-    return [_stored(r) for r in rows if r.id in kept]
+                     .values(claimed_by=holder, lease_until=now + lease_s, sends=outbox.c.sends + 1))
+    return [replace(_stored(r), sends=r.sends + 1) for r in rows if r.id in kept]
 
 
 _SCAN_COLUMNS = (outbox.c.id, outbox.c.card, outbox.c.kind, outbox.c.status, outbox.c.next_attempt_at,

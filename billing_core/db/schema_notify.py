@@ -10,12 +10,18 @@ Times are integer seconds since the epoch (UTC).
   when, and the expiry before and after. The wallet is not touched.
 - ``worker_leases``: one row per background job that must run in one process at a
   time (the scheduler); whoever holds an unexpired lease leads.
+
+``outbox.sends`` (migration 0012) counts the deliveries of an event begun: each claim adds
+one, so a delivery cut short by a crash (never recorded in ``attempts``) still counts, and
+the attempt number receivers see goes up when a crashed delivery is sent again.
 """
 from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, String, Table, UniqueConstraint
 
-from billing_core.db.schema import Id, metadata
+from billing_core.db.schema import Id, metadata, outbox
+
+outbox.append_column(Column("sends", Integer, nullable=False, server_default="0"))
 
 reminders = Table(
     "reminders",

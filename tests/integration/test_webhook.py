@@ -19,6 +19,7 @@ from tv_notify.dispatcher import Dispatcher
 SECRET = "tv-secret"
 PHONE = "+254712345678"
 CONTRACT_KEYS = {"id", "event", "card", "products", "until", "text", "lang"}
+WIRE_KEYS = CONTRACT_KEYS | {"attempt"}  # the delivery attempt: issue 21
 
 
 async def serve_fake(aiohttp_server, **faults) -> tuple[FakeTv, str]:
@@ -70,7 +71,7 @@ async def test_a_renewal_reaches_a_receiver_that_fails_its_first_attempts(billin
     expected = await tv_events(billing, "10000001")
     assert fake.ids() == expected  # grant then on-screen notice, once each, in order
     grant, osd = fake.received
-    assert set(grant) == CONTRACT_KEYS and set(osd) == CONTRACT_KEYS
+    assert set(grant) == WIRE_KEYS and set(osd) == WIRE_KEYS
     assert (grant["event"], grant["products"], grant["lang"]) == ("entitlement.grant", ["101", "102"], "sw")
     assert grant["until"].endswith("Z") and grant["text"] == ""
     assert osd["event"] == "osd.message" and "iko hai hadi" in osd["text"]
@@ -87,9 +88,15 @@ async def test_hung_and_slow_receivers_still_get_each_event_once_in_order(billin
     for card in cards:  # a second renewal each: four TV events per card
         await subscriptions.credit_tvu(billing, card, 150, source=ledger.TVU_OPENING, ref=f"{card}-2", kind="opening")
         await subscriptions.renew(billing, card)
-    fake, url = await serve_fake(aiohttp_server, hang_first=2, hang_s=3.0, delay_s=0.02,
-                                 fail_card={cards[0]: 2, cards[3]: 1})
-    d = webhook_dispatcher(billing, url, timeout_s=0.5)
+    # The hung requests fail by the client's timeout, every other request must not: a pause of
+    # the whole process while lanes are in flight (a full GC in a long suite, a starved CPU on a
+    # loaded machine) delays answers and timers alike, and with a timeout near the pause every
+    # lane in flight timed out at once (11 failures instead of 5, once). Hence a timeout far above
+    # both the receiver's delay and such a pause, a pause of 1 s made part of the test, and hung
+    # requests that end when the server shuts down, so the test waits for no one at its end.
+    fake, url = await serve_fake(aiohttp_server, hang_first=2, hang_s=60.0, delay_s=0.02,
+                                 fail_card={cards[0]: 2, cards[3]: 1}, pause_once_s=1.0)
+    d = webhook_dispatcher(billing, url, timeout_s=3.0)
 
     await drain(d, clock, step_s=60)
     for card in cards:
@@ -120,7 +127,7 @@ def test_the_body_is_signed_over_its_exact_bytes():
                         events.osd("10000001", "Karibu", "sw").payload, 0)
     body = wire_body(event)
     assert json.loads(body) == {"id": event.event_id, "event": "osd.message", "card": "10000001", "products": [],
-                                "until": None, "text": "Karibu", "lang": "sw"}
+                                "until": None, "text": "Karibu", "lang": "sw", "attempt": 1}
     expected = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
 
     class Capture:
@@ -133,6 +140,19 @@ def test_the_body_is_signed_over_its_exact_bytes():
     adapter.request = capture.request
     asyncio.run(adapter.deliver(event))
     assert capture.data == body and capture.headers["X-Tvtopup-Signature"] == expected
+    assert capture.headers["X-Tvtopup-Event-Id"] == event.event_id and capture.headers["X-Tvtopup-Attempt"] == "1"
+
+
+async def test_every_call_names_the_event_and_its_attempt_in_body_and_headers(billing, clock, aiohttp_server):
+    """A receiver sees the same id on every attempt, numbered 1, 2, 3: it de-duplicates by id."""
+    fake, url = await serve_fake(aiohttp_server, fail_first=2)
+    d = webhook_dispatcher(billing, url)
+    (event_id,) = await billing.db.write(outbox_store.enqueue, [events.osd("10000001", "hello", "en")], clock.now)
+
+    await drain(d, clock, step_s=2)
+    assert fake.calls == [(event_id, n, event_id, str(n)) for n in (1, 2, 3)]
+    assert fake.ids() == [event_id] and fake.received[0]["attempt"] == 3
+    await d.close()
 
 
 async def test_an_unreachable_receiver_is_a_retryable_failure():
@@ -147,3 +167,21 @@ async def test_an_unreachable_receiver_is_a_retryable_failure():
         raise AssertionError("delivered to nowhere")
     finally:
         await adapter.close()
+
+
+async def test_an_event_sent_again_after_a_crash_comes_with_the_next_attempt_number(billing, clock, aiohttp_server):
+    """Delivered, then the process died before recording it: the next dispatcher sends it again
+    once the lease runs out, with the same id and attempt 2, so the receiver sees a repeat."""
+    fake, url = await serve_fake(aiohttp_server)
+    crashed = webhook_dispatcher(billing, url)
+    (event_id,) = await billing.db.write(outbox_store.enqueue, [events.osd("10000001", "hello", "en")], clock.now)
+    [[_, [claimed]]] = [(a, e) for a, e in await billing.db.write(crashed._claim, clock.now) if e]
+    await crashed._adapters[events.OSD].deliver(claimed)  # delivered; the outcome is never recorded
+    await crashed.close()
+
+    clock.advance(crashed._lease_s + 1)
+    survivor = webhook_dispatcher(billing, url)
+    await drain(survivor, clock)
+    assert fake.calls == [(event_id, 1, event_id, "1"), (event_id, 2, event_id, "2")]
+    assert fake.ids() == [event_id, event_id]  # at least once: the receiver de-duplicates by id
+    await survivor.close()

@@ -1,28 +1,24 @@
-"""A local TV system: a webhook receiver and a Ministra (Stalker REST API v1) portal.
+"""A local TV system: a webhook receiver (the Ministra portal is ``tests/peers/fake_stalker.py``).
 
 Serve ``FakeTv().app`` (``aiohttp_server``, or :func:`serve` for a subprocess
-gateway); point ``tv.url`` at ``/hook`` (webhook) or ``/stalker_portal/api/``
-(Ministra).
+gateway); point ``tv.url`` at ``/hook``.
 
 Webhook ``POST /hook``: checks ``X-Tvtopup-Signature`` against ``secret`` (a bad
 or missing one is ``401`` and counted in ``bad_signatures``), parses the JSON and
 answers ``200``. Every accepted body is appended to ``received``, duplicates
-included: receivers de-duplicate by ``id``, tests count.
+included: receivers de-duplicate by ``id``, tests count. Every signed request,
+accepted or not, is appended to ``calls`` as ``(body id, body attempt,
+X-Tvtopup-Event-Id, X-Tvtopup-Attempt)``.
 
-Ministra, HTTP Basic auth (``401`` otherwise), form fields, replies
-``{"status": "OK"|"ERROR", "results", "error"}``:
-``PUT accounts/{account}`` (``status``, ``tariff_plan``, ``end_date``) updates
-``accounts``; ``POST send_event/{account}`` with ``event=send_msg&msg=…`` appends to
-``messages``. Each accepted call is appended to ``received`` too, as
-``{"path", "card", "fields"}``.
-
-Faults, for both:
-- ``fail_first = n``: the next n requests fail (webhook ``500``; Ministra ``200``
-  with ``{"status": "ERROR"}``), nothing recorded;
-- ``hang_first = n``: the next n requests hang for ``hang_s`` and then answer ``503``
-  (the client has timed out long before); nothing recorded;
+Faults:
+- ``fail_first = n``: the next n requests fail (``500``), nothing recorded;
+- ``hang_first = n``: the next n requests hang for ``hang_s`` (or until the server shuts
+  down, so a test never waits for them at its end) and then answer ``503`` (the client
+  has timed out long before); nothing recorded;
 - ``delay_s``: every request is answered that late (recorded, then answered);
-- ``fail_card = {card: n}``: the next n requests for that card fail.
+- ``fail_card = {card: n}``: the next n requests for that card fail;
+- ``pause_once_s``: the first accepted request stops the whole process (``time.sleep``)
+  that long, as a full garbage collection or a starved CPU does to every request in flight.
 
 ``overlaps`` counts accepted requests that arrived for a card while another accepted
 request for the same card was still being handled (within ``delay_s``): in-order
@@ -31,10 +27,10 @@ delivery keeps it at 0. (A hung request is not counted: its client gave up on it
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import hmac
 import json
+import time
 from collections import defaultdict
 from typing import Any
 
@@ -44,26 +40,25 @@ SIGNATURE_HEADER = "X-Tvtopup-Signature"
 
 
 class FakeTv:
-    def __init__(self, *, secret: str = "tv-secret", username: str = "billing", password: str = "ministra-pw"):
-        self.secret, self.username, self.password = secret, username, password
+    def __init__(self, *, secret: str = "tv-secret"):
+        self.secret = secret
         self.received: list[dict[str, Any]] = []
-        self.accounts: dict[str, dict[str, str]] = {}
-        self.messages: list[tuple[str, str]] = []
+        self.calls: list[tuple[Any, Any, str | None, str | None]] = []
         self.requests = 0
         self.bad_signatures = 0
-        self.bad_auth = 0
         self.fail_first = 0
         self.hang_first = 0
         self.hang_s = 30.0
         self.delay_s = 0.0
         self.fail_card: dict[str, int] = {}
+        self.pause_once_s = 0.0
         self.overlaps = 0
         self._in_flight: dict[str, int] = defaultdict(int)
         self._arrived = asyncio.Condition()
+        self._shutdown = asyncio.Event()
         self.app = web.Application()
+        self.app.on_shutdown.append(self._release)
         self.app.router.add_post("/hook", self._hook)
-        self.app.router.add_put("/stalker_portal/api/accounts/{card}", self._account)
-        self.app.router.add_post("/stalker_portal/api/send_event/{card}", self._send_event)
 
     # ---- what tests read ------------------------------------------------------------------------
 
@@ -80,12 +75,18 @@ class FakeTv:
 
     # ---- faults ------------------------------------------------------------------------------------
 
+    async def _release(self, app: web.Application) -> None:
+        self._shutdown.set()
+
     async def _fault(self, card: str) -> str | None:
         """``"fail"``, ``"hang"`` (already waited) or None; the request's delay is taken here."""
         self.requests += 1
         if self.hang_first > 0:
             self.hang_first -= 1
-            await asyncio.sleep(self.hang_s)
+            try:
+                await asyncio.wait_for(self._shutdown.wait(), self.hang_s)
+            except TimeoutError:
+                pass
             return "hang"
         if self.fail_first > 0:
             self.fail_first -= 1
@@ -97,6 +98,9 @@ class FakeTv:
 
     async def _accepted(self, card: str, record: dict[str, Any]) -> None:
         """Record an accepted request, after ``delay_s`` (during which it counts as in flight)."""
+        if self.pause_once_s:
+            time.sleep(self.pause_once_s)  # blocks the event loop: client, server and timers alike
+            self.pause_once_s = 0.0
         if self._in_flight[card]:
             self.overlaps += 1
         self._in_flight[card] += 1
@@ -118,6 +122,8 @@ class FakeTv:
             self.bad_signatures += 1
             return web.json_response({"error": "bad signature"}, status=401)
         event = json.loads(body)
+        self.calls.append((event.get("id"), event.get("attempt"), request.headers.get("X-Tvtopup-Event-Id"),
+                           request.headers.get("X-Tvtopup-Attempt")))
         card = str(event.get("card", ""))
         fault = await self._fault(card)
         if fault == "hang":
@@ -126,49 +132,6 @@ class FakeTv:
             return web.json_response({"error": "try again"}, status=500)
         await self._accepted(card, event)
         return web.json_response({"ok": True})
-
-    # ---- Ministra ----------------------------------------------------------------------------------
-
-    def _authorized(self, request: web.Request) -> bool:
-        expected = "Basic " + base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
-        if request.headers.get("Authorization", "") != expected:
-            self.bad_auth += 1
-            return False
-        return True
-
-    async def _ministra(self, request: web.Request, apply) -> web.Response:
-        if not self._authorized(request):
-            return web.Response(status=401, text="Unauthorized")
-        card = request.match_info["card"]
-        fields = dict(await request.post())
-        fault = await self._fault(card)
-        if fault == "hang":
-            return web.json_response({"status": "ERROR", "error": "too late"}, status=503)
-        if fault == "fail":
-            return web.json_response({"status": "ERROR", "results": None, "error": "Account is busy"})
-        error = apply(card, fields)
-        if error:
-            return web.json_response({"status": "ERROR", "results": None, "error": error})
-        await self._accepted(card, {"path": request.path, "card": card, "fields": fields})
-        return web.json_response({"status": "OK", "results": True})
-
-    async def _account(self, request: web.Request) -> web.Response:
-        def apply(card: str, fields: dict[str, str]) -> str | None:
-            if fields.get("status") not in ("0", "1"):
-                return "status must be 0 or 1"
-            self.accounts.setdefault(card, {}).update(fields)
-            return None
-
-        return await self._ministra(request, apply)
-
-    async def _send_event(self, request: web.Request) -> web.Response:
-        def apply(card: str, fields: dict[str, str]) -> str | None:
-            if fields.get("event") != "send_msg" or not fields.get("msg"):
-                return "event must be send_msg with a msg"
-            self.messages.append((card, fields["msg"]))
-            return None
-
-        return await self._ministra(request, apply)
 
 
 __all__ = ["FakeTv", "SIGNATURE_HEADER"]

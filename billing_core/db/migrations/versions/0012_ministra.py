@@ -1,11 +1,11 @@
-"""ministra (a slot: filled by the work that needs it)
+"""outbox.sends: deliveries begun (claims), those cut short by a crash included
 
 Revision ID: 0012
 Revises: 0011
 Create Date: 2026-12-04
 """
-from alembic import op  # noqa: F401
-import sqlalchemy as sa  # noqa: F401
+from alembic import op
+import sqlalchemy as sa
 
 
 revision = '0012'
@@ -15,8 +15,9 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    op.add_column('outbox', sa.Column('sends', sa.Integer(), server_default='0', nullable=False))
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table('outbox', schema=None) as batch_op:
+        batch_op.drop_column('sends')
