@@ -72,7 +72,10 @@ def test_every_option_of_every_command_has_help_without_markup():
         if MARKUP.search(text):
             marked.append((" ".join(path), MARKUP.search(text).group()))
         for action in parser._actions:
-            if action.help == argparse.SUPPRESS or isinstance(action, argparse._SubParsersAction):
+            if isinstance(action, argparse._SubParsersAction):
+                missing += [f"{' '.join(path)} {c.dest}" for c in action._choices_actions if not (c.help or "").strip()]
+                continue
+            if action.help == argparse.SUPPRESS:
                 continue
             if not (action.help or "").strip():
                 missing.append(f"{' '.join(path)} {'/'.join(action.option_strings) or action.dest}")
