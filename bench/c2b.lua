@@ -16,7 +16,7 @@ function init(args)
   first_card = tonumber(os.getenv("BENCH_FIRST_CARD") or "10000000")
   run = os.getenv("BENCH_RUN") or "A"
   amount = os.getenv("BENCH_AMOUNT") or "50.00"
-  path = os.getenv("BENCH_PATH") or "/mobile-money/mpesa/c2b/confirmation"
+  path = os.getenv("BENCH_PATH") or "/mobile-money/daraja/c2b/confirmation"
   pause = tonumber(os.getenv("BENCH_PAUSE_MS") or "0")  -- paced runs (bench/soak.py)
   headers = { ["Content-Type"] = "application/json" }
 end

@@ -44,7 +44,7 @@ def sqlite_app(path: str) -> web.Application:
         return web.json_response(ACK)
 
     app.cleanup_ctx.append(ctx)
-    app.router.add_post("/mobile-money/mpesa/c2b/confirmation", handler)
+    app.router.add_post("/mobile-money/daraja/c2b/confirmation", handler)
     return app
 
 
@@ -66,7 +66,7 @@ def postgresql_app(dsn: str) -> web.Application:
         return web.json_response(ACK)
 
     app.cleanup_ctx.append(ctx)
-    app.router.add_post("/mobile-money/mpesa/c2b/confirmation", handler)
+    app.router.add_post("/mobile-money/daraja/c2b/confirmation", handler)
     return app
 
 
@@ -74,7 +74,7 @@ def main() -> None:
     mode, port = sys.argv[1], int(sys.argv[2])
     if mode == "bare":
         app = web.Application()
-        app.router.add_post("/mobile-money/mpesa/c2b/confirmation", bare)
+        app.router.add_post("/mobile-money/daraja/c2b/confirmation", bare)
     elif mode == "sqlite":
         app = sqlite_app(sys.argv[3])
     else:

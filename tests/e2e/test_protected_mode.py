@@ -30,7 +30,7 @@ import uuid
 
 import pytest
 
-MPESA = "/mobile-money/mpesa"  # the Daraja routes' prefix (also served under /mobile-money/daraja)
+MPESA = "/mobile-money/daraja"  # the Daraja routes' prefix (also served under the old /mobile-money/mpesa)
 CARD, PHONE = "10000001", "+254712345678"
 TOKEN = "mpesa-callback-token-1"
 PROVIDERS = ("africastalking", "africastalking-sms", "africastalking-ussd", "airtel", "mpesa", "mtn")

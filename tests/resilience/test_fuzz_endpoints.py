@@ -28,11 +28,11 @@ from hypothesis import strategies as st
 pytestmark = pytest.mark.resilience
 
 JSON_ENDPOINTS = {
-    "/mobile-money/mpesa/c2b/validation": ("TransID", "TransAmount", "BillRefNumber", "MSISDN", "TransTime",
+    "/mobile-money/daraja/c2b/validation": ("TransID", "TransAmount", "BillRefNumber", "MSISDN", "TransTime",
                                            "TransactionType", "BusinessShortCode", "FirstName"),
-    "/mobile-money/mpesa/c2b/confirmation": ("TransID", "TransAmount", "BillRefNumber", "MSISDN", "TransTime",
+    "/mobile-money/daraja/c2b/confirmation": ("TransID", "TransAmount", "BillRefNumber", "MSISDN", "TransTime",
                                              "TransactionType", "BusinessShortCode", "OrgAccountBalance"),
-    "/mobile-money/mpesa/stk/callback": ("Body", "stkCallback", "CheckoutRequestID", "ResultCode"),
+    "/mobile-money/daraja/stk/callback": ("Body", "stkCallback", "CheckoutRequestID", "ResultCode"),
     "/mobile-money/mtn/callback": ("financialTransactionId", "externalId", "amount", "currency", "status"),
     "/mobile-money/airtel/callback": ("transaction", "id", "status_code", "airtel_money_id", "hash"),
     "/mobile-money/africastalking/notification": ("transactionId", "category", "status", "value", "source",

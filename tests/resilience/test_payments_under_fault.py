@@ -29,7 +29,7 @@ from billing_core.db import subscriber_store
 from billing_core.db.database import open_database
 
 pytestmark = pytest.mark.resilience
-CONFIRMATION = "/mobile-money/mpesa/c2b/confirmation"
+CONFIRMATION = "/mobile-money/daraja/c2b/confirmation"
 ACK = {"ResultCode": 0, "ResultDesc": "Success"}
 CARDS = [str(30_000_000 + i) for i in range(200)]
 PRICE = 1_000  # TVU: no payment below renews, so each credit is one notice

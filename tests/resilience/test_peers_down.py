@@ -33,7 +33,7 @@ from tests.integration.test_ussd_flows import Phone
 from tests.peers.fake_tv import FakeTv
 
 pytestmark = pytest.mark.resilience
-CONFIRMATION = "/mobile-money/mpesa/c2b/confirmation"
+CONFIRMATION = "/mobile-money/daraja/c2b/confirmation"
 ACK = {"ResultCode": 0, "ResultDesc": "Success"}
 CARD, MSISDN = "40000001", "+254712345678"
 
