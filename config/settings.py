@@ -559,6 +559,27 @@ class SecuritySettings(_Section):
 
 
 @dataclass(frozen=True, repr=False)
+class PaymentsSettings(_Section):
+    """Corrections of payments (customer care)."""
+
+    section: ClassVar[str] = "payments"
+    allow_negative_after_reversal: bool
+    hold_cheques: bool
+
+
+@dataclass(frozen=True, repr=False)
+class CareSettings(_Section):
+    """Customer care: suspensions and the operator's own notices."""
+
+    section: ClassVar[str] = "care"
+    credit_suspended_time: bool
+    notify_per_second: int
+
+    def __post_init__(self) -> None:
+        self._within("notify_per_second", 1, 10_000)
+
+
+@dataclass(frozen=True, repr=False)
 class LoggingSettings(_Section):
     section: ClassVar[str] = "logging"
     level: str
@@ -592,6 +613,8 @@ class Settings:
     admin: AdminSettings
     security: SecuritySettings
     logging: LoggingSettings
+    payments: PaymentsSettings
+    care: CareSettings
 
     def __post_init__(self) -> None:
         for code, rate in self.currencies.items():

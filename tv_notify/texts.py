@@ -28,6 +28,10 @@ NOTICES: dict[str, dict[str, str]] = {
         "addon_expired": "{package} on card {card} has ended. Top up and add it again to watch it.",
         "upgraded": "Card {card}: {package} until {date}. {credit} TVU credited for unused days. Wallet: {wallet} TVU.",
         "package_next": "Card {card}: {package} replaces your package at the next renewal, on {date}.",
+        "payment_reversed": "Card {card}: payment {ref} of {amount} was reversed, {tvu} TVU taken back. Wallet: {wallet} TVU.",
+        "suspended": "Card {card} is suspended. Call customer care to restore it. Your wallet is kept.",
+        "resumed": "Card {card} is restored: {package} until {date}. Wallet: {wallet} TVU.",
+        "terminated": "The subscription on card {card} has ended. Call customer care about your {wallet} TVU.",
     },
     "fr": {
         "renewed": "{package} est actif jusqu'au {date}. Solde: {wallet} TVU. Carte {card}.",
@@ -49,6 +53,10 @@ NOTICES: dict[str, dict[str, str]] = {
         "addon_expired": "{package} sur la carte {card} est termine. Rechargez et ajoutez-le a nouveau.",
         "upgraded": "Carte {card}: {package} jusqu'au {date}. {credit} TVU rendus pour les jours restants. Solde: {wallet} TVU.",
         "package_next": "Carte {card}: {package} remplace votre bouquet au prochain renouvellement, le {date}.",
+        "payment_reversed": "Carte {card}: le paiement {ref} de {amount} est annule, {tvu} TVU repris. Solde: {wallet} TVU.",
+        "suspended": "La carte {card} est suspendue. Appelez le service client. Votre solde est garde.",
+        "resumed": "La carte {card} est retablie: {package} jusqu'au {date}. Solde: {wallet} TVU.",
+        "terminated": "L'abonnement de la carte {card} est termine. Appelez le service client pour vos {wallet} TVU.",
     },
     "sw": {
         "renewed": "{package} iko hai hadi {date}. Salio: {wallet} TVU. Kadi {card}.",
@@ -70,6 +78,10 @@ NOTICES: dict[str, dict[str, str]] = {
         "addon_expired": "{package} kwenye kadi {card} imeisha. Ongeza salio uiongeze tena.",
         "upgraded": "Kadi {card}: {package} hadi {date}. TVU {credit} zimerudishwa kwa siku zilizobaki. Salio: {wallet} TVU.",
         "package_next": "Kadi {card}: {package} itachukua nafasi ya kifurushi chako {date}.",
+        "payment_reversed": "Kadi {card}: malipo {ref} ya {amount} yamebatilishwa, TVU {tvu} zimerudishwa. Salio: {wallet} TVU.",
+        "suspended": "Kadi {card} imesimamishwa. Piga huduma kwa wateja. Salio lako limehifadhiwa.",
+        "resumed": "Kadi {card} imerejeshwa: {package} hadi {date}. Salio: {wallet} TVU.",
+        "terminated": "Usajili wa kadi {card} umekwisha. Piga huduma kwa wateja kuhusu TVU {wallet}.",
     },
 }
 

@@ -1,0 +1,87 @@
+"""Customer care and corrections through the operator's CLI, run as real processes.
+
+Each money-changing command is followed by ``report ledger``, which exits non-zero when a
+unit does not sum to zero.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+CARD = "30000001"
+
+
+def run(db_url: str, *args: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TVTOPUP_")}
+    env["TVTOPUP_DATABASE_URL"] = db_url
+    env.update(env_extra or {})
+    return subprocess.run([sys.executable, "-m", "gateway", *args], capture_output=True, text=True, env=env,
+                          timeout=60)
+
+
+def ok(db_url: str, *args: str, **kw):
+    done = run(db_url, *args, "--json", **kw)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def refused(db_url: str, *args: str, code: str) -> str:
+    done = run(db_url, *args)
+    assert done.returncode == 2 and code in done.stderr, (done.returncode, done.stderr)
+    return done.stderr
+
+
+def balanced(db_url: str) -> list[dict]:
+    lines = ok(db_url, "report", "ledger")
+    for unit in {line["unit"] for line in lines}:
+        assert sum(line["balance"] for line in lines if line["unit"] == unit) == 0
+    return lines
+
+
+def setup(db_url: str) -> None:
+    ok(db_url, "package", "add", "BASIC", "--name", "Basic", "--days", "30", "--tvu", "150", "--products", "101")
+    ok(db_url, "subscriber", "add", "--card", CARD, "--msisdn", "0712345678", "--package", "BASIC")
+
+
+def test_payment_reverse_clear_bounce_refund(db_url):
+    setup(db_url)
+    paid = ok(db_url, "payment", "record", CARD, "KES 200", "--method", "cash", "--ref", "RCPT-1")
+    assert paid["renewed"] is True
+    rev = ok(db_url, "payment", "reverse", "cash:RCPT-1", "--reason", "keyed twice", "--by", "ann")
+    assert (rev["renewal_undone"], rev["wallet_tvu"], rev["status"]) == (True, 0, "expired")
+    balanced(db_url)
+    refused(db_url, "payment", "reverse", "RCPT-1", "--reason", "again", code="already_reversed")
+    refused(db_url, "payment", "reverse", "NOPE-1", "--reason", "typo", code="not_found")
+
+    held = ok(db_url, "payment", "record", CARD, "KES 200", "--method", "cheque", "--ref", "CHQ-1")
+    assert held["status"] == "held" and ok(db_url, "subscriber", "show", CARD)["wallet_tvu"] == 0
+    cleared = ok(db_url, "payment", "clear", "CHQ-1")
+    assert cleared["status"] == "cleared" and ok(db_url, "subscriber", "show", CARD)["status"] == "active"
+    balanced(db_url)
+    bounced = ok(db_url, "payment", "bounce", "CHQ-1")
+    assert bounced["status"] == "bounced" and bounced["reversal"]["renewal_undone"] is True
+    balanced(db_url)
+
+    ok(db_url, "payment", "record", CARD, "KES 100", "--method", "bank", "--ref", "BANK-1")
+    owed = ok(db_url, "payment", "refund", "BANK-1")
+    assert owed["status"] == "payable"
+    assert [r["status"] for r in ok(db_url, "report", "refunds")] == ["payable"]
+    paid_out = ok(db_url, "refund", "pay", str(owed["id"]), "--ref", "EFT-123")
+    assert (paid_out["status"], paid_out["paid_ref"]) == ("paid", "EFT-123")
+    assert [r["status"] for r in ok(db_url, "report", "refunds")] == ["paid"]
+    assert balanced(db_url) == []  # every shilling in went back out
+
+
+def test_negative_wallet_only_when_the_operator_allows_it(db_url):
+    setup(db_url)
+    ok(db_url, "payment", "record", CARD, "KES 100", "--method", "cash", "--ref", "RCPT-2")  # 100 TVU
+    ok(db_url, "payment", "record", CARD, "KES 100", "--method", "cash", "--ref", "RCPT-3")  # renews: 50 left
+    err = refused(db_url, "payment", "reverse", "RCPT-2", "--reason", "forged receipt", code="insufficient_wallet")
+    assert "50 TVU missing" in err
+    assert ok(db_url, "subscriber", "show", CARD)["wallet_tvu"] == 50
+    allow = {"TVTOPUP_PAYMENTS__ALLOW_NEGATIVE_AFTER_REVERSAL": "true"}
+    rev = ok(db_url, "payment", "reverse", "RCPT-2", "--reason", "forged receipt", env_extra=allow)
+    assert (rev["shortfall_tvu"], rev["wallet_tvu"], rev["status"]) == (50, -50, "active")
+    balanced(db_url)
