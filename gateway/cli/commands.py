@@ -11,7 +11,7 @@ from billing_core.db.migrate import upgrade
 from billing_core.errors import InvalidInput
 from billing_core.renewal import parse_iso
 from config.settings import Settings
-from gateway.cli import admin, cards, corrections, dealers, events, ppv, sms, stock, ussd
+from gateway.cli import admin, care, cards, corrections, dealers, events, ppv, sms, stock, ussd
 from gateway.cli.context import open_billing
 from gateway.cli.output import emit
 from gateway.providers.mpesa.cli import register_reconcile
@@ -116,6 +116,7 @@ def register_subscriber(verbs, common) -> None:
     events.register_grant_days(actions, common)
     stock.register_swap_card(actions, common)
     ppv.register_subscriber_verbs(actions, common)
+    care.register_subscriber_verbs(actions, common)  # edit, suspend, resume, terminate
 
 
 async def _subscriber_add(settings: Settings, args) -> int:
@@ -206,6 +207,7 @@ def register_report(verbs, common) -> None:
     dealers.register_report_dealers(kinds, common)
     stock.register_reports(kinds, common)  # sites, promos, decoders
     corrections.register_report_refunds(kinds, common)
+    care.register_report_lapsed(kinds, common)
 
 
 def _period(args) -> tuple[int | None, int | None]:
@@ -240,4 +242,5 @@ async def _report_ledger(settings: Settings, args) -> int:
 
 REGISTRY = [register_serve, register_db, register_package, register_subscriber, register_payment, register_report,
             register_reconcile, cards.register, events.register, ussd.register, sms.register, dealers.register,
-            admin.register, ppv.register, stock.register, corrections.register_refund]
+            admin.register, ppv.register, stock.register, corrections.register_refund,
+            care.register_notify]

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 CARD = "30000001"
 
@@ -84,4 +85,41 @@ def test_negative_wallet_only_when_the_operator_allows_it(db_url):
     allow = {"TVTOPUP_PAYMENTS__ALLOW_NEGATIVE_AFTER_REVERSAL": "true"}
     rev = ok(db_url, "payment", "reverse", "RCPT-2", "--reason", "forged receipt", env_extra=allow)
     assert (rev["shortfall_tvu"], rev["wallet_tvu"], rev["status"]) == (50, -50, "active")
+    balanced(db_url)
+
+
+def test_subscriber_care_lapsed_and_notify(db_url, tmp_path):
+    setup(db_url)
+    five_days_ago = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 5 * 86400 - 60))
+    imported = tmp_path / "old.csv"
+    imported.write_text("card,msisdn,package,name,lang,expires_at,wallet_tvu\n"
+                        f"30000005,0733000555,BASIC,Baraka,sw,{five_days_ago},0\n")
+    ok(db_url, "subscriber", "import", str(imported))
+    [row] = ok(db_url, "report", "lapsed", "--days", "30")
+    assert {k: row[k] for k in ("card", "msisdn", "package", "expired_at", "days_lapsed")} == \
+        {"card": "30000005", "msisdn": "+254733000555", "package": "BASIC", "expired_at": five_days_ago,
+         "days_lapsed": 5}
+    edited = ok(db_url, "subscriber", "edit", CARD, "--msisdn", "0722000111", "--name", "Achieng", "--lang", "sw",
+                "--region", "Coast")
+    assert (edited["msisdn"], edited["lang"], edited["region"]) == ("+254722000111", "sw", "Coast")
+    refused(db_url, "subscriber", "edit", CARD, "--msisdn", "12345", code="invalid_msisdn")
+    refused(db_url, "subscriber", "edit", "30009999", "--name", "x", code="unknown_card")
+
+    ok(db_url, "payment", "record", CARD, "KES 150", "--method", "cash", "--ref", "RCPT-9")
+    suspended = ok(db_url, "subscriber", "suspend", CARD, "--reason", "fraud check")
+    assert suspended["status"] == "suspended" and suspended["wallet_tvu"] == 0
+    resumed = ok(db_url, "subscriber", "resume", CARD)
+    assert resumed["status"] == "active"
+    assert ok(db_url, "report", "lapsed", "--days", "30", "--region", "Coast") == []
+    assert run(db_url, "report", "lapsed", "--csv").stdout.splitlines()[0].startswith("card,msisdn,")
+
+    dry = ok(db_url, "notify", "send", "--region", "Coast", "--osd", "Outage tonight", "--dry-run")
+    assert (dry["recipients"], dry["queued"]) == (1, 0)
+    sent = ok(db_url, "notify", "send", "--all", "--sms", "New channels")
+    assert sent["queued"] == 2  # two phones
+    refused(db_url, "notify", "send", "--card", "30009999", "--osd", "hi", code="unknown_card")
+
+    ended = ok(db_url, "subscriber", "terminate", CARD, "--reason", "moved away")
+    assert ended["terminated"] is True and ended["refund_due"] == "KES 0.00"
+    refused(db_url, "subscriber", "resume", CARD, code="conflict")
     balanced(db_url)
