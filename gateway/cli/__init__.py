@@ -13,6 +13,7 @@ from typing import Sequence
 
 from billing_core.errors import DomainError
 from config.settings import SettingsError, load_settings
+from gateway.cli.audit_trail import audited
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,6 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: configuration: {exc}", file=sys.stderr)
         return 2
     args.json = getattr(args, "json", False)
+    audited(args)  # verbs that move value or grant access leave a record of who did what
     try:
         result = args.run(settings, args)
         if asyncio.iscoroutine(result):

@@ -123,3 +123,25 @@ def test_subscriber_care_lapsed_and_notify(db_url, tmp_path):
     assert ended["terminated"] is True and ended["refund_due"] == "KES 0.00"
     refused(db_url, "subscriber", "resume", CARD, code="conflict")
     balanced(db_url)
+
+
+def test_cli_actions_reach_the_audit_trail(db_url):
+    setup(db_url)
+    ok(db_url, "payment", "record", "30009999", "KES 100", "--method", "cash", "--ref", "RCPT-7")  # unknown card
+    ok(db_url, "payment", "assign", "RCPT-7", CARD, "--operator", "bob")
+    ok(db_url, "subscriber", "grant-days", CARD, "3", "--reason", "outage on 1 Dec")
+    key = {"TVTOPUP_DEALERS__SECRET_KEY": "k" * 40}
+    dealer = ok(db_url, "dealer", "add", "Duka", "--currency", "KES", env_extra=key)
+    ok(db_url, "dealer", "fund", str(dealer["id"]), "KES 5000", env_extra=key)
+    refused(db_url, "subscriber", "grant-days", "30009999", "3", "--reason", "typo", code="unknown_card")
+    ok(db_url, "subscriber", "suspend", CARD, "--reason", "fraud check", "--by", "carol")
+
+    trail = {r["action"]: r for r in ok(db_url, "admin", "audit")}
+    assert {"payment.assign", "subscriber.grant-days", "dealer.fund", "subscriber.suspend"} <= trail.keys()
+    assert (trail["payment.assign"]["actor"], trail["payment.assign"]["target"]) == ("bob", "RCPT-7")
+    assert trail["subscriber.grant-days"]["details"]["why"] == "outage on 1 Dec"
+    assert trail["dealer.fund"]["details"]["amount"] == "KES 5000"
+    assert (trail["subscriber.suspend"]["actor"], trail["subscriber.suspend"]["details"]["why"]) == \
+        ("carol", "fraud check")
+    assert len([r for r in ok(db_url, "admin", "audit") if r["action"] == "subscriber.grant-days"]) == 1
+    balanced(db_url)
