@@ -38,6 +38,7 @@ from billing_core.db.correction_store import RenewalFacts
 from billing_core.errors import Conflict, InsufficientWallet, InvalidInput, NotFound
 from billing_core.ledger import Entry, Posting
 from billing_core.money import Money
+from billing_core.receipts import Receipt
 from billing_core.renewal import DAY_S, Status, iso
 from tv_notify import events
 from tv_notify.texts import notice
@@ -170,8 +171,8 @@ def _correct_credited(conn: Connection, p: store.PaymentFacts, kind: str, reason
     unit.flush(conn)
     store.finish(conn, correction_id, entry_id, renewal_entry_id, plan.shortfall_tvu)
     after = subscriber_store.lock_subscriber(conn, p.card)
-    text = notice("payment_reversed", after.lang, card=after.card, ref=p.txid, amount=str(p.amount), tvu=p.tvu,
-                  wallet=after.wallet_tvu)
+    text = notice("payment_reversed", after.lang, card=after.card, tvu=p.tvu, wallet=after.wallet_tvu,
+                  **Receipt.of(p.amount, p.txid).values())
     found += [events.osd(after.card, text, after.lang), events.sms(after.card, after.msisdn, text, after.lang)]
     outbox_store.enqueue(conn, found, now)
     audit.record(conn, actor, f"payment.{kind}", p.ref, now, reason, card=p.card, amount=str(p.amount), tvu=p.tvu,

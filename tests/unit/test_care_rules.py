@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from billing_core.care import days_lapsed, resume_plan, spread_s
+from billing_core.money import Money
 from billing_core.renewal import DAY_S, Status
 
 NOW = 1_800_000_000
@@ -25,3 +26,19 @@ def test_resume_without_credit_or_never_activated():
 def test_days_lapsed_and_the_broadcast_spread():
     assert days_lapsed(NOW - 5 * DAY_S - 1, NOW) == 5 and days_lapsed(NOW + 1, NOW) == 0
     assert spread_s(5, 2) == [0, 0, 1, 1, 2] and spread_s(0, 20) == []
+
+
+def test_receipts_fit_one_sms_in_every_language():
+    from billing_core.receipts import REF_MAX, Receipt
+    from gateway.sms import replies
+    from tv_notify.texts import NOTICES
+
+    worst = {"card": "9" * 20, "package": "W" * replies.PACKAGE_NAME_MAX, "date": "2100-01-01",
+             "wallet": -999_999_999, "tvu": 999_999_999, "price": 999_999_999,
+             **Receipt.of(Money(100_000_000, "KES"), "mpesa:" + "R" * 64).values()}
+    assert len(worst["ref"]) == REF_MAX
+    for lang in NOTICES:
+        for code in ("paid", "paid_inactive", "paid_renewed", "payment_reversed", "suspended", "resumed",
+                     "terminated"):
+            text = NOTICES[lang][code].format(**worst)
+            assert text.isascii() and replies.gsm_length(text) <= 160, (lang, code, len(text))
