@@ -182,14 +182,17 @@ def _correct_credited(conn: Connection, p: store.PaymentFacts, kind: str, reason
 
 
 async def reverse_payment(billing: Billing, txid: str, *, reason: str, actor: Actor,
-                          allow_negative: bool = False) -> Correction:
-    """Reverse a credited payment (``TXID`` or ``PROVIDER:TXID``), once."""
+                          allow_negative: bool = False, card: str | None = None) -> Correction:
+    """Reverse a credited payment (``TXID`` or ``PROVIDER:TXID``), once; with ``card``, only
+    a payment credited to that card."""
     provider, tx = split_txid(txid)
     reason, now = _reason(reason), billing.now()
 
     def run(conn: Connection) -> Correction:
-        return _correct_credited(conn, store.payment(conn, provider, tx), "reverse", reason, actor, now,
-                                 allow_negative)[0]
+        p = store.payment(conn, provider, tx)
+        if card is not None and p.card != card:
+            raise Conflict(f"payment {p.ref} is not a payment of card {card}")
+        return _correct_credited(conn, p, "reverse", reason, actor, now, allow_negative)[0]
 
     return await billing.db.write(run)
 
