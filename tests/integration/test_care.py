@@ -221,3 +221,34 @@ async def test_notify_refuses_bad_targets(billing):
         await care.send_notice(billing, "hi", channel="osd", actor=ANN, card=CARD, everyone=True)
     with pytest.raises(InvalidInput):
         await care.send_notice(billing, " ", channel="osd", actor=ANN, card=CARD)
+
+
+CARE_TABLES = {"payment_corrections", "cheques", "refunds", "subscriber_care"}
+
+
+def test_migration_0018_goes_down_and_up(tmp_path):
+    from alembic import command
+    from sqlalchemy import create_engine, inspect
+
+    from billing_core.db.migrate import alembic_config
+
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    command.upgrade(alembic_config(url), "head")
+    command.downgrade(alembic_config(url), "0017")
+    engine = create_engine(url)
+    assert not CARE_TABLES & set(inspect(engine).get_table_names())
+    command.upgrade(alembic_config(url), "head")
+    assert CARE_TABLES <= set(inspect(engine).get_table_names())
+    engine.dispose()
+
+
+async def test_the_tables_match_the_migration(billing):
+    """The schema module and migration 0018 agree on every column of the new tables."""
+    from sqlalchemy import inspect
+
+    from billing_core.db.schema_care import cheques, payment_corrections, refunds, subscriber_care
+
+    tables = (payment_corrections, cheques, refunds, subscriber_care)
+    found = await billing.db.read(lambda conn: {t.name: {c["name"] for c in inspect(conn).get_columns(t.name)}
+                                                for t in tables})
+    assert found == {t.name: {c.name for c in t.columns} for t in tables}
