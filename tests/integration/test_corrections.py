@@ -245,3 +245,14 @@ async def test_a_credited_payment_is_refunded_from_the_wallet(billing, clock):
     assert await balanced(billing) == {}
     with pytest.raises(NotFound):
         await corrections.pay_refund(billing, 999, ref="BANK-9", actor=ANN)
+
+
+async def test_a_corrected_payment_is_no_longer_a_sale(billing):
+    await setup(billing, price=1000)
+    await pay(billing, "QAB1234567", 100)
+    await pay(billing, "QAB7654321", 50)
+    assert [line.amount_minor for line in await reports.sales_report(billing)] == [15000]
+
+    await corrections.reverse_payment(billing, "QAB1234567", reason="reversal", actor=ANN)
+
+    assert [line.amount_minor for line in await reports.sales_report(billing)] == [5000]
