@@ -148,7 +148,8 @@ def _correct_credited(conn: Connection, p: store.PaymentFacts, kind: str, reason
     if p.status not in ("credited", "assigned") or p.entry_id is None or p.card is None:
         raise Conflict(f"payment {p.ref} is {p.status}, not credited to a card")
     correction_id = store.claim(conn, p.id, kind, reason, actor.name, now)
-    sub = subscriber_store.lock_subscriber(conn, p.card)
+    card = store.card_now(conn, p.card)  # the payment names the card it was paid to; it may have been swapped
+    sub = subscriber_store.lock_subscriber(conn, card)
     renewal = store.renewal_after(conn, sub.id, p.entry_id) if p.renewed else None
     plan = plan_reversal(p.tvu, sub.wallet_tvu, renewal, sub.expires_at, now, allow_negative=allow_negative)
     renewal_entry_id = None
@@ -170,14 +171,14 @@ def _correct_credited(conn: Connection, p: store.PaymentFacts, kind: str, reason
                                  reverses_id=p.entry_id, created_by=actor.name)
     unit.flush(conn)
     store.finish(conn, correction_id, entry_id, renewal_entry_id, plan.shortfall_tvu)
-    after = subscriber_store.lock_subscriber(conn, p.card)
+    after = subscriber_store.lock_subscriber(conn, card)
     text = notice("payment_reversed", after.lang, card=after.card, tvu=p.tvu, wallet=after.wallet_tvu,
                   **Receipt.of(p.amount, p.txid).values())
     found += [events.osd(after.card, text, after.lang), events.sms(after.card, after.msisdn, text, after.lang)]
     outbox_store.enqueue(conn, found, now)
-    audit.record(conn, actor, f"payment.{kind}", p.ref, now, reason, card=p.card, amount=str(p.amount), tvu=p.tvu,
+    audit.record(conn, actor, f"payment.{kind}", p.ref, now, reason, card=card, amount=str(p.amount), tvu=p.tvu,
                  renewal_undone=plan.undo_renewal, shortfall_tvu=plan.shortfall_tvu)
-    return Correction(p.ref, kind, p.card, str(p.amount), p.tvu, plan.undo_renewal, plan.shortfall_tvu,
+    return Correction(p.ref, kind, card, str(p.amount), p.tvu, plan.undo_renewal, plan.shortfall_tvu,
                       after.wallet_tvu, after.subscription().effective_status(now).value, after.expires_at), entry_id
 
 
@@ -190,7 +191,7 @@ async def reverse_payment(billing: Billing, txid: str, *, reason: str, actor: Ac
 
     def run(conn: Connection) -> Correction:
         p = store.payment(conn, provider, tx)
-        if card is not None and p.card != card:
+        if card is not None and (p.card is None or store.card_now(conn, p.card) != card):
             raise Conflict(f"payment {p.ref} is not a payment of card {card}")
         return _correct_credited(conn, p, "reverse", reason, actor, now, allow_negative)[0]
 

@@ -113,6 +113,17 @@ def last_entry(conn: Connection, ref: str, kind: str) -> int:
                         .order_by(journal_entries.c.id.desc()).limit(1)).scalar_one()
 
 
+def card_now(conn: Connection, card: str) -> str:
+    """The card number the subscriber of ``card`` has now (after any ``swap-card``)."""
+    from billing_core.db.schema_stock import card_swaps
+
+    if conn.execute(select(subscribers.c.id).where(subscribers.c.card == card)).first() is not None:
+        return card
+    moved = conn.execute(select(subscribers.c.card).join(card_swaps, card_swaps.c.subscriber_id == subscribers.c.id)
+                         .where(card_swaps.c.old_card == card).order_by(card_swaps.c.id.desc()).limit(1)).first()
+    return moved.card if moved is not None else card
+
+
 def allow_overdraft(conn: Connection, wallet_account_id: int) -> None:
     """Let a wallet go below zero (a reversal the operator allows to leave a debt)."""
     conn.execute(update(account_balances).where(account_balances.c.account_id == wallet_account_id)

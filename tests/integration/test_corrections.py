@@ -256,3 +256,18 @@ async def test_a_corrected_payment_is_no_longer_a_sale(billing):
     await corrections.reverse_payment(billing, "QAB1234567", reason="reversal", actor=ANN)
 
     assert [line.amount_minor for line in await reports.sales_report(billing)] == [5000]
+
+
+async def test_a_payment_to_a_card_since_swapped_is_reversed_on_the_new_card(billing, clock):
+    from billing_core import stock
+
+    await setup(billing)
+    await pay(billing, "QAB1234567", 100)
+    await stock.swap_card(billing, CARD, "20000099", reason="broken", by="ann")
+
+    done = await corrections.reverse_payment(billing, "QAB1234567", reason="reversal", actor=ANN, card="20000099")
+
+    assert (done.card, done.wallet_tvu) == ("20000099", 0)
+    await balanced(billing)
+    with pytest.raises(Conflict, match="not a payment of card"):
+        await corrections.reverse_payment(billing, "QAB1234567", reason="x", actor=ANN, card=CARD)
