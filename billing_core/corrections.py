@@ -152,34 +152,42 @@ def _correct_credited(conn: Connection, p: store.PaymentFacts, kind: str, reason
     sub = subscriber_store.lock_subscriber(conn, card)
     renewal = store.renewal_after(conn, sub.id, p.entry_id) if p.renewed else None
     plan = plan_reversal(p.tvu, sub.wallet_tvu, renewal, sub.expires_at, now, allow_negative=allow_negative)
-    renewal_entry_id = None
-    found = []
+    found, renewal_entry_id = [], None
     if plan.undo_renewal and renewal is not None:
-        if renewal.entry_id is not None:
-            renewal_entry_id = ledger_store.reverse(conn, renewal.entry_id, now, f"{kind}: {reason}", actor.name)
-        back_to = Status.NEW if sub.status is Status.NEW else Status.EXPIRED
-        store.set_subscription(conn, sub.id, Status.EXPIRED.value if back_to is Status.EXPIRED else back_to.value,
-                               renewal.starts_at, now)
-        products = sub.package.products if sub.package else ()
-        found.append(events.revoke(sub.card, products, sub.lang))
+        renewal_entry_id = _undo_renewal(conn, sub, renewal, f"{kind}: {reason}", actor, now)
+        found.append(events.revoke(sub.card, sub.package.products if sub.package else (), sub.lang))
     if plan.shortfall_tvu:
         store.allow_overdraft(conn, sub.wallet_account_id)
     original, _ = ledger_store.load_entry(conn, p.entry_id)
-    # the money goes back to the channel it came in by (also for a payment assigned from suspense)
-    money_to = money_to or ledger.cash_account(p.provider)
-    entry_id = ledger_store.post(conn, correction_entry(original, kind, reason, money_to=money_to), now,
-                                 reverses_id=p.entry_id, created_by=actor.name)
+    entry = correction_entry(original, kind, reason, money_to=money_to or ledger.cash_account(p.provider))
+    entry_id = ledger_store.post(conn, entry, now, reverses_id=p.entry_id, created_by=actor.name)
     unit.flush(conn)
     store.finish(conn, correction_id, entry_id, renewal_entry_id, plan.shortfall_tvu)
     after = subscriber_store.lock_subscriber(conn, card)
-    text = notice("payment_reversed", after.lang, card=after.card, tvu=p.tvu, wallet=after.wallet_tvu,
-                  **Receipt.of(p.amount, p.txid).values())
-    found += [events.osd(after.card, text, after.lang), events.sms(after.card, after.msisdn, text, after.lang)]
-    outbox_store.enqueue(conn, found, now)
+    outbox_store.enqueue(conn, found + _reversed_notices(after, p), now)
     audit.record(conn, actor, f"payment.{kind}", p.ref, now, reason, card=card, amount=str(p.amount), tvu=p.tvu,
                  renewal_undone=plan.undo_renewal, shortfall_tvu=plan.shortfall_tvu)
     return Correction(p.ref, kind, card, str(p.amount), p.tvu, plan.undo_renewal, plan.shortfall_tvu,
                       after.wallet_tvu, after.subscription().effective_status(now).value, after.expires_at), entry_id
+
+
+def _undo_renewal(conn: Connection, sub, renewal: RenewalFacts, memo: str, actor: Actor, now: int) -> int | None:
+    """The renewal's entry reversed (its TVU back in the wallet), the expiry back to its start;
+    a card this renewal activated for the first time goes back to ``new``."""
+    entry_id = None
+    if renewal.entry_id is not None:
+        entry_id = ledger_store.reverse(conn, renewal.entry_id, now, memo, actor.name)
+    if renewal.first:
+        store.set_subscription(conn, sub.id, Status.NEW.value, None, now)
+    else:
+        store.set_subscription(conn, sub.id, Status.EXPIRED.value, renewal.starts_at, now)
+    return entry_id
+
+
+def _reversed_notices(sub, p: store.PaymentFacts) -> list[events.Event]:
+    text = notice("payment_reversed", sub.lang, card=sub.card, tvu=p.tvu, wallet=sub.wallet_tvu,
+                  **Receipt.of(p.amount, p.txid).values())
+    return [events.osd(sub.card, text, sub.lang), events.sms(sub.card, sub.msisdn, text, sub.lang)]
 
 
 async def reverse_payment(billing: Billing, txid: str, *, reason: str, actor: Actor,
@@ -259,7 +267,7 @@ async def hold_cheque(billing: Billing, card: str, amount: str, ref: str, *, act
 
     def run(conn: Connection) -> dict:
         subscriber_store.lock_subscriber(conn, card)  # an unknown card: refused, nothing held
-        if payment_store_has(conn, ref):
+        if _is_recorded(conn, ref):
             raise Conflict(f"cheque {ref} was recorded as a payment already")
         held, new = store.hold_cheque(conn, ref, card, money, site, actor.name, now)
         if new:
@@ -269,7 +277,8 @@ async def hold_cheque(billing: Billing, card: str, amount: str, ref: str, *, act
     return await billing.db.write(run)
 
 
-def payment_store_has(conn: Connection, ref: str) -> bool:
+def _is_recorded(conn: Connection, ref: str) -> bool:
+    """Whether the payment ``cheque:REF`` exists."""
     try:
         store.payment(conn, "cheque", ref)
     except NotFound:

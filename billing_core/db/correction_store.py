@@ -92,6 +92,7 @@ class RenewalFacts:
     starts_at: int
     ends_at: int
     latest: bool
+    first: bool = False  # the subscriber's first renewal ever (the card was new before it)
 
 
 def renewal_after(conn: Connection, subscriber_id: int, entry_id: int) -> RenewalFacts | None:
@@ -104,7 +105,9 @@ def renewal_after(conn: Connection, subscriber_id: int, entry_id: int) -> Renewa
         return None
     latest = conn.execute(select(renewals.c.id).where(renewals.c.subscriber_id == subscriber_id)
                           .order_by(renewals.c.id.desc()).limit(1)).scalar_one()
-    return RenewalFacts(row.id, row.entry_id, row.tvu, row.starts_at, row.ends_at, latest == row.id)
+    earlier = conn.execute(select(renewals.c.id).where(renewals.c.subscriber_id == subscriber_id,
+                                                       renewals.c.id < row.id).limit(1)).first()
+    return RenewalFacts(row.id, row.entry_id, row.tvu, row.starts_at, row.ends_at, latest == row.id, earlier is None)
 
 
 def last_entry(conn: Connection, ref: str, kind: str) -> int:

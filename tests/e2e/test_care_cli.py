@@ -51,7 +51,7 @@ def test_payment_reverse_clear_bounce_refund(db_url):
     paid = ok(db_url, "payment", "record", CARD, "KES 200", "--method", "cash", "--ref", "RCPT-1")
     assert paid["renewed"] is True
     rev = ok(db_url, "payment", "reverse", "cash:RCPT-1", "--reason", "keyed twice", "--by", "ann")
-    assert (rev["renewal_undone"], rev["wallet_tvu"], rev["status"]) == (True, 0, "expired")
+    assert (rev["renewal_undone"], rev["wallet_tvu"], rev["status"]) == (True, 0, "new")
     balanced(db_url)
     refused(db_url, "payment", "reverse", "RCPT-1", "--reason", "again", code="already_reversed")
     refused(db_url, "payment", "reverse", "NOPE-1", "--reason", "typo", code="not_found")

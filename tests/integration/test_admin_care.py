@@ -93,7 +93,7 @@ async def test_admin_reverses_a_payment_and_the_operator_cannot(gateway_client):
                                                                      "reason": "M-Pesa reversal"})
     assert resp.status == 303
     sub = await subs.show_subscriber(billing, CARD)
-    assert (sub.wallet_tvu, sub.status) == (0, "expired")
+    assert (sub.wallet_tvu, sub.status) == (0, "new")
     await balanced(billing)
     again = await post(client, f"/admin/subscribers/{CARD}/reverse", {"txid": "mpesa:QAB1234567",
                                                                       "reason": "again"})

@@ -61,15 +61,29 @@ async def test_reversal_undoes_an_unused_renewal_and_revokes(billing, clock):
 
     done = await corrections.reverse_payment(billing, "QAB1234567", reason="M-Pesa reversal", actor=ANN)
 
-    assert (done.renewal_undone, done.shortfall_tvu, done.wallet_tvu, done.status) == (True, 0, 0, "expired")
+    assert (done.renewal_undone, done.shortfall_tvu, done.wallet_tvu, done.status) == (True, 0, 0, "new")
     sub = await show(billing)
-    assert (sub.wallet_tvu, sub.status) == (0, "expired")
+    assert (sub.wallet_tvu, sub.status, sub.expires_at) == (0, "new", None)  # as before its first payment
     book = await balanced(billing)
     assert ("cash:mpesa", "KES") not in book and ("sales:tvu", "KES") not in book  # all of it mirrored
     kinds = await billing.db.read(lambda c: [r.kind for r in c.execute(
         select(outbox.c.kind).order_by(outbox.c.id)).all()][events_before:])
     assert kinds[0] == "entitlement.revoke" and "osd.message" in kinds and "sms.send" in kinds
     assert await count(billing, audit_log, audit_log.c.action == "payment.reverse") == 1
+
+
+async def test_reversal_of_a_renewal_after_a_lapse_leaves_the_card_expired(billing, clock):
+    await setup(billing)
+    await pay(billing, "QAB1234567", 150)
+    clock.advance(31 * DAY_S)  # lapsed
+    await pay(billing, "QAB7654321", 150)  # renews again
+    clock.advance(60)
+
+    done = await corrections.reverse_payment(billing, "QAB7654321", reason="M-Pesa reversal", actor=ANN)
+
+    sub = await show(billing)
+    assert (done.renewal_undone, sub.status, sub.expires_at, sub.wallet_tvu) == (True, "expired", clock.now - 60, 0)
+    await balanced(billing)
 
 
 async def test_reversal_keeps_a_used_renewal_and_is_refused_when_the_wallet_cannot_cover(billing, clock):
