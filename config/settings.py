@@ -463,10 +463,13 @@ def _check_networks(key: str, networks: tuple[str, ...]) -> None:
 @dataclass(frozen=True, repr=False)
 class PaymentsSettings(_Section):
     """``max_amount``: the largest single payment credited, one ``"CODE AMOUNT"`` per currency
-    (``"KES 250000.00"``); a larger one is held in suspense. A currency not listed has no limit."""
+    (``"KES 250000.00"``); a larger one is held in suspense. A currency not listed has no limit.
+    ``allow_negative_after_reversal`` and ``hold_cheques``: corrections of payments (customer care)."""
 
     section: ClassVar[str] = "payments"
     max_amount: tuple[str, ...]
+    allow_negative_after_reversal: bool
+    hold_cheques: bool
 
     def __post_init__(self) -> None:
         seen: set[str] = set()
@@ -595,6 +598,18 @@ class SecuritySettings(_Section):
 
 
 @dataclass(frozen=True, repr=False)
+class CareSettings(_Section):
+    """Customer care: suspensions and the operator's own notices."""
+
+    section: ClassVar[str] = "care"
+    credit_suspended_time: bool
+    notify_per_second: int
+
+    def __post_init__(self) -> None:
+        self._within("notify_per_second", 1, 10_000)
+
+
+@dataclass(frozen=True, repr=False)
 class LoggingSettings(_Section):
     section: ClassVar[str] = "logging"
     level: str
@@ -629,6 +644,7 @@ class Settings:
     admin: AdminSettings
     security: SecuritySettings
     logging: LoggingSettings
+    care: CareSettings
 
     def __post_init__(self) -> None:
         for code, rate in self.currencies.items():

@@ -23,7 +23,7 @@ import json
 import os
 import time
 from dataclasses import dataclass, replace
-from typing import Collection, Iterable
+from typing import Collection, Iterable, Sequence
 
 from sqlalchemy import BigInteger, Connection, String, and_, bindparam, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -51,11 +51,15 @@ _ARRAYS_FROM = 64
 _ENCODE = json.JSONEncoder(separators=(",", ":")).encode
 
 
-def enqueue(conn: Connection, events: Iterable[Event], now: int) -> list[str]:
-    """Write ``events`` in order (at the end of the transaction); returns their event ids."""
+def enqueue(conn: Connection, events: Iterable[Event], now: int, *,
+            delays_s: Sequence[int] | None = None) -> list[str]:
+    """Write ``events`` in order (at the end of the transaction); returns their event ids.
+    ``delays_s`` (one per event) holds each back that many seconds (a throttled broadcast)."""
     events = list(events)
+    delays = delays_s or [0] * len(events)
     rows = [{"event_id": event_id, "kind": e.kind, "card": e.card, "payload": _ENCODE(e.payload),
-             "created_at": now, "next_attempt_at": now} for event_id, e in zip(new_event_ids(len(events)), events)]
+             "created_at": now, "next_attempt_at": now + delay}
+            for event_id, e, delay in zip(new_event_ids(len(events)), events, delays)]
     unit.deferred(conn).setdefault("outbox", []).extend(rows)
     return [r["event_id"] for r in rows]
 

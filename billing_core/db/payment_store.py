@@ -25,6 +25,7 @@ from billing_core.db.fast import Fast
 from billing_core.db.schema import payment_conflicts, payment_requests, payments, subscribers
 from billing_core.errors import Conflict, NotFound, UnknownCard
 from billing_core.money import Money, Rates
+from billing_core.receipts import Receipt
 from billing_core.renewal import Status, iso
 
 RAW_MAX = 4000
@@ -175,7 +176,7 @@ def _apply(conn: Connection, payment_id: int, method: str, amount: Money, card: 
     if sub.status is Status.SUSPENDED:
         return "blocked"
     entry = ledger.purchase_of_tvu(card, method, amount, conversion, ref, source=source)
-    result = subscriber_store.credit_locked(conn, sub, entry, conversion.tvu, now)
+    result = subscriber_store.credit_locked(conn, sub, entry, conversion.tvu, now, receipt=Receipt.of(amount, ref))
     _settle(conn, payment_id, status, "", card, conversion.tvu, result.entry_id, result.renewed, now)
     return Applied(card, conversion.tvu, result.renewed)
 

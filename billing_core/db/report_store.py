@@ -75,10 +75,19 @@ def _payment_sales(conn: Connection, since, until, with_bucket: bool) -> list[Sa
     package = func.coalesce(_package_of(payments.c.card), "").label("package")
     stmt = _period(select(bucket, payments.c.provider, package, payments.c.currency, func.count(),
                           exact_sum(payments.c.amount_minor), exact_sum(payments.c.tvu))
-                   .where(payments.c.status.in_(SOLD)), payments.c.received_at, since, until)
+                   .where(payments.c.status.in_(SOLD), ~_corrected()), payments.c.received_at, since, until)
     rows = conn.execute(stmt.group_by(bucket, payments.c.provider, package, payments.c.currency)).all()
     return [SaleRow(_int(b), p, p, "", pkg, "", ccy, int(n), int(amount), int(tvu))
             for b, p, pkg, ccy, n, amount, tvu in rows]
+
+
+def _corrected():
+    """SQL: the payment was reversed, bounced or refunded (billing_core.corrections): not a sale."""
+    from sqlalchemy import exists
+
+    from billing_core.db.schema_care import payment_corrections
+
+    return exists().where(payment_corrections.c.payment_id == payments.c.id)
 
 
 def _card_sales(conn: Connection, since, until, with_bucket: bool) -> list[SaleRow]:

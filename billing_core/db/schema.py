@@ -239,3 +239,4 @@ from billing_core.db import schema_admin  # noqa: E402,F401
 from billing_core.db import schema_ppv  # noqa: E402,F401
 from billing_core.db import schema_stock  # noqa: E402,F401
 from billing_core.db import schema_lockouts  # noqa: E402,F401
+from billing_core.db import schema_care  # noqa: E402,F401

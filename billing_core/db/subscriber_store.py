@@ -12,6 +12,7 @@ from billing_core.db import ledger_store, outbox_store, promo_store
 from billing_core.db.fast import Fast, insert_of
 from billing_core.db.schema import account_balances, journal_entries, packages, postings, renewals, subscribers
 from billing_core.errors import AlreadyExists, InsufficientWallet, SubscriberBlocked, UnknownCard, UnknownPackage
+from billing_core.receipts import Receipt
 from billing_core.renewal import Status, Subscription, can_renew, period, renews_after_credit
 from tv_notify import events
 from tv_notify.texts import day, notice
@@ -202,16 +203,19 @@ def credit(conn: Connection, card: str, entry: ledger.Entry, tvu: int, now: int,
 
 
 def credit_locked(conn: Connection, sub: SubscriberRow, entry: ledger.Entry, tvu: int, now: int, *,
-                  created_by: str = "") -> CreditResult:
-    """:func:`credit` for a subscriber already locked by this transaction."""
+                  created_by: str = "", receipt: Receipt | None = None) -> CreditResult:
+    """:func:`credit` for a subscriber already locked by this transaction. A payment's
+    ``receipt`` (amount, reference) makes the notice a receipt (``paid*`` texts)."""
     entry_id = ledger_store.post(conn, entry, now, created_by=created_by)
     sub = _with(sub, wallet_tvu=sub.wallet_tvu + tvu)
     if renews_after_credit(sub.subscription(), now):
-        return CreditResult(entry_id, tvu, True, renew_locked(conn, sub, now, reason="credit"))
+        return CreditResult(entry_id, tvu, True, renew_locked(conn, sub, now, reason="credit", receipt=receipt))
     pkg = sub.package
     code = "credited" if sub.subscription().is_active(now) else "credited_inactive"
+    if receipt is not None:
+        code = {"credited": "paid", "credited_inactive": "paid_inactive"}[code]
     text = notice(code, sub.lang, tvu=tvu, card=sub.card, wallet=sub.wallet_tvu, package=pkg.name if pkg else "-",
-                  date=day(sub.expires_at), price=pkg.tvu if pkg else 0)
+                  date=day(sub.expires_at), price=pkg.tvu if pkg else 0, **(receipt.values() if receipt else {}))
     outbox_store.enqueue(conn, [events.sms(sub.card, sub.msisdn, text, sub.lang)], now)
     return CreditResult(entry_id, tvu, False, sub)
 
@@ -238,7 +242,8 @@ _INSERT_RENEWAL = Fast(insert_of(renewals, "subscriber_id", "package_id", "start
                                  "entry_id", "created_at"))
 
 
-def renew_locked(conn: Connection, sub: SubscriberRow, now: int, *, reason: str) -> SubscriberRow:
+def renew_locked(conn: Connection, sub: SubscriberRow, now: int, *, reason: str,
+                 receipt: Receipt | None = None) -> SubscriberRow:
     """Renew ``sub`` (already locked and checked): debit the wallet, extend, entitle, notify."""
     pkg = sub.package
     assert pkg is not None
@@ -253,15 +258,17 @@ def renew_locked(conn: Connection, sub: SubscriberRow, now: int, *, reason: str)
         "ends_at": next_period.ends_at, "tvu": pkg.tvu, "reason": reason, "entry_id": entry_id, "created_at": now})
     renewed = _with(sub, status=Status.ACTIVE, expires_at=next_period.ends_at, wallet_tvu=sub.wallet_tvu - pkg.tvu)
     renewed = promo_store.apply_renewal_promotions(conn, sub, renewed, now, reason)  # promotions: discount, reconnect days
-    outbox_store.enqueue(conn, _renewed_events(renewed), now)
+    outbox_store.enqueue(conn, _renewed_events(renewed, receipt), now)
     return renewed
 
 
-def _renewed_events(sub: SubscriberRow) -> list[events.Event]:
-    """Grant, on-screen notice and SMS for ``sub`` as it stands after a renewal."""
+def _renewed_events(sub: SubscriberRow, receipt: Receipt | None = None) -> list[events.Event]:
+    """Grant, on-screen notice and SMS for ``sub`` as it stands after a renewal (a receipt
+    when a payment caused it)."""
     pkg = sub.package
-    text = notice("renewed", sub.lang, package=pkg.name, date=day(sub.expires_at), wallet=sub.wallet_tvu,
-                  card=sub.card)
+    code, extra = ("paid_renewed", receipt.values()) if receipt else ("renewed", {})
+    text = notice(code, sub.lang, package=pkg.name, date=day(sub.expires_at), wallet=sub.wallet_tvu,
+                  card=sub.card, **extra)
     return [events.grant(sub.card, pkg.products, sub.expires_at, sub.lang),
             events.osd(sub.card, text, sub.lang),
             events.sms(sub.card, sub.msisdn, text, sub.lang)]

@@ -47,6 +47,9 @@ def setup(app: web.Application) -> None:
     env.filters["when"] = lambda epoch: iso(epoch) if epoch else ""
     env.filters["money"] = lambda minor, ccy: str(Money(minor, ccy)) if ccy else ""
     app.router.add_routes(routes)
+    from gateway.admin import care  # its handlers render with this module's helpers
+
+    app.router.add_routes(care.routes)
     app.router.add_static("/admin/static", HERE / "static", name="admin-static")
 
 

@@ -20,6 +20,7 @@ from typing import Sequence
 from billing_core.errors import DomainError
 from config import keyfile
 from config.settings import Settings, SettingsError, load_settings
+from gateway.cli.audit_trail import audited
 
 DESCRIPTION = "tvtopup: serve the gateway and run the operator's verbs"
 
@@ -44,6 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         return _fail(f"configuration: {exc}", 2)
     args.json = getattr(args, "json", False)
+    audited(args)  # verbs that move value or grant access leave a record of who did what
     try:
         result = args.run(settings, args)
         if asyncio.iscoroutine(result):

@@ -13,7 +13,7 @@ from billing_core.db.migrate import upgrade
 from billing_core.errors import InvalidInput
 from billing_core.renewal import parse_iso
 from config.settings import Settings
-from gateway.cli import admin, cards, dealers, events, ppv, sms, stock, ussd
+from gateway.cli import admin, care, cards, corrections, dealers, events, ppv, sms, stock, ussd
 from gateway.cli.context import open_billing
 from gateway.cli.output import emit
 from gateway.logs import setup_logging
@@ -149,6 +149,7 @@ def register_subscriber(verbs, common) -> None:
     events.register_grant_days(actions, common)
     stock.register_swap_card(actions, common)
     ppv.register_subscriber_verbs(actions, common)
+    care.register_subscriber_verbs(actions, common)  # edit, suspend, resume, terminate
 
 
 async def _subscriber_add(settings: Settings, args) -> int:
@@ -197,17 +198,16 @@ def register_payment(verbs, common) -> None:
     assign.add_argument("txid", metavar="TXID", help="transaction id, or PROVIDER:TXID")
     assign.add_argument("card", help="the smartcard to credit")
     assign.set_defaults(run=_payment_assign)
-    refund = actions.add_parser("refund", parents=[common], help="mark a payment held in suspense for refund")
-    refund.add_argument("txid", metavar="TXID", help="transaction id, or PROVIDER:TXID")
-    refund.set_defaults(run=_payment_refund)
-    for action in (assign, refund):
-        action.add_argument("--confirm-amount", action="store_true",
-                            help="the amount of a payment held above payments.max_amount has been checked")
-    for action in (rec, assign, refund):
+    assign.add_argument("--confirm-amount", action="store_true",
+                        help="the amount of a payment held above payments.max_amount has been checked")
+    for action in (rec, assign):
         action.add_argument("--operator", default=getpass.getuser(), help="who does this (audit)")
+    corrections.register_payment_verbs(actions, common)  # reverse, clear, bounce, refund
 
 
 async def _payment_record(settings: Settings, args) -> int:
+    if args.method == "cheque" and settings.payments.hold_cheques:
+        return await corrections.record_cheque(settings, args)
     async with open_billing(settings) as billing:
         paid = await payments.record_manual(billing, args.card, args.amount, args.method, args.ref,
                                             operator=args.operator, site=args.site)
@@ -218,14 +218,6 @@ async def _payment_record(settings: Settings, args) -> int:
 async def _payment_assign(settings: Settings, args) -> int:
     async with open_billing(settings) as billing:
         paid = await payments.assign_payment(billing, args.txid, args.card, operator=args.operator,
-                                             confirmed=args.confirm_amount)
-    emit(paid.to_json(), as_json=args.json, columns=PAYMENT_COLUMNS)
-    return 0
-
-
-async def _payment_refund(settings: Settings, args) -> int:
-    async with open_billing(settings) as billing:
-        paid = await payments.refund_payment(billing, args.txid, operator=args.operator,
                                              confirmed=args.confirm_amount)
     emit(paid.to_json(), as_json=args.json, columns=PAYMENT_COLUMNS)
     return 0
@@ -252,6 +244,8 @@ def register_report(verbs, common) -> None:
     admin.register_reports(kinds, common)  # sales, renewals, expiring
     dealers.register_report_dealers(kinds, common)
     stock.register_reports(kinds, common)  # sites, promos, decoders
+    corrections.register_report_refunds(kinds, common)
+    care.register_report_lapsed(kinds, common)
 
 
 def _period(args) -> tuple[int | None, int | None]:
@@ -287,4 +281,5 @@ async def _report_ledger(settings: Settings, args) -> int:
 
 REGISTRY = [register_serve, register_db, register_package, register_subscriber, register_payment, register_report,
             register_reconcile, cards.register, events.register, ussd.register, sms.register, dealers.register,
-            admin.register, ppv.register, stock.register, register_mpesa]
+            admin.register, ppv.register, stock.register, register_mpesa, corrections.register_refund,
+            care.register_notify]

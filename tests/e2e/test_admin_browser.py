@@ -155,3 +155,43 @@ async def the_dashboard_counts_the_renewal(page, base):
     await page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000
     print(f"dashboard screenshot: {shot}")
+
+
+async def test_an_operator_does_customer_care_in_a_browser(gateway):
+    base, billing = gateway
+    async with playwright_api.async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS, timeout=30_000)
+        try:
+            page = await browser.new_page(viewport={"width": 1280, "height": 1600})
+            page.set_default_timeout(10_000)
+            await log_in(page, base)
+            await page.goto(f"{base}/admin/subscribers/{CARD}")
+            await page.click("#care-link")
+            await page.wait_for_url(f"**/admin/subscribers/{CARD}/care")
+            await page.fill("#edit input[name=name]", "Amina Wanjiru")
+            await page.fill("#edit input[name=region]", "Coast")
+            await page.click("#edit button[type=submit]")
+            await page.wait_for_url("**/care?done=edited")
+            assert "Details saved." in await page.inner_text("p.ok")
+            await page.fill("#suspend input[name=reason]", "fraud check")
+            await page.click("#suspend button[type=submit]")
+            await page.wait_for_url("**/care?done=suspended")
+            assert await page.inner_text("#status") == "suspended"
+            assert await page.locator("#payments form").count() == 0  # an operator reverses nothing
+            await page.click("#resume button[type=submit]")
+            await page.wait_for_url("**/care?done=resumed")
+            assert await page.inner_text("#status") == "new"
+            await page.click("nav >> text=Lapsed")
+            assert "none" in await page.inner_text("#lapsed")
+            await page.click("nav >> text=Broadcast")
+            await page.select_option("#notify select[name=target]", "region")
+            await page.fill("#notify input[name=value]", "Coast")
+            await page.fill("#notify textarea[name=text]", "Outage tonight 22:00-23:00")
+            await page.click("#notify button[value=count]")
+            assert "1 recipients; nothing sent." in await page.inner_text("#result")
+        finally:
+            await browser.close()
+    sub = await subs.show_subscriber(billing, CARD)
+    assert (sub.name, sub.status) == ("Amina Wanjiru", "new")
+    trail = await admin_users.audit_log(billing)
+    assert {"subscriber.edit", "subscriber.suspend", "subscriber.resume"} <= {r.action for r in trail}

@@ -387,7 +387,7 @@ def test_redacted_is_plain_nested_dicts() -> None:
     assert r["operator"]["languages"] == ["en", "fr", "sw"]
     assert list(r) == ["operator", "currencies", "database", "redis", "server", "tv", "outbox", "scheduler",
                        "ussd", "sms", "smpp", "africastalking", "payments", "mpesa", "mtn", "airtel", "dealers", "admin", "security",
-                       "logging"]
+                       "logging", "care"]
 
 
 def test_secret_value_semantics() -> None:
