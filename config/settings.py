@@ -237,6 +237,7 @@ class DatabaseSettings(_Section):
     sqlite_synchronous: str
     sqlite_busy_timeout_ms: int
     statement_timeout_ms: int
+    acquire_timeout_s: float
 
     def __post_init__(self) -> None:
         _require("://" in self.url, "database.url",
@@ -245,6 +246,7 @@ class DatabaseSettings(_Section):
         self._one_of("sqlite_synchronous", ("OFF", "NORMAL", "FULL", "EXTRA"))
         self._at_least("sqlite_busy_timeout_ms", 1)
         self._at_least("statement_timeout_ms", 1)
+        self._positive("acquire_timeout_s")
 
 
 @dataclass(frozen=True, repr=False)

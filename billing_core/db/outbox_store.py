@@ -36,6 +36,11 @@ from billing_core.db.schema_notify import worker_leases
 from tv_notify.events import Event
 
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
+# A committed transaction that made events due raises this signal (``unit.signal``): the
+# dispatcher of this process listens for it. On PostgreSQL an insert also sends a NOTIFY on
+# CHANNEL (a trigger, migration 0014), which the dispatchers of other processes LISTEN on.
+ENQUEUED = "outbox.enqueued"
+CHANNEL = "tvtopup_outbox"
 STATUSES = (PENDING, DELIVERED, DEAD)
 
 _COLUMNS = ("event_id", "kind", "card", "payload", "created_at", "next_attempt_at")
@@ -57,6 +62,7 @@ def enqueue(conn: Connection, events: Iterable[Event], now: int) -> list[str]:
     rows = [{"event_id": event_id, "kind": e.kind, "card": e.card, "payload": _ENCODE(e.payload),
              "created_at": now, "next_attempt_at": now} for event_id, e in zip(new_event_ids(len(events)), events)]
     unit.deferred(conn).setdefault("outbox", []).extend(rows)
+    unit.signal(conn, ENQUEUED)
     return [r["event_id"] for r in rows]
 
 
@@ -356,9 +362,9 @@ def requeue(conn: Connection, seqs: Collection[int], now: int) -> int:
     """
     if not seqs:
         return 0
-    return conn.execute(update(outbox).where(outbox.c.id.in_(sorted(seqs)), outbox.c.status == DEAD)
-                        .values(status=PENDING, attempts=0, next_attempt_at=now, claimed_by=None,
-                                lease_until=None)).rowcount
+    return _made_due(conn, conn.execute(
+        update(outbox).where(outbox.c.id.in_(sorted(seqs)), outbox.c.status == DEAD)
+        .values(status=PENDING, attempts=0, next_attempt_at=now, claimed_by=None, lease_until=None)).rowcount)
 
 
 def dead_seqs(conn: Connection, limit: int) -> list[int]:
@@ -368,9 +374,18 @@ def dead_seqs(conn: Connection, limit: int) -> list[int]:
 
 def hurry(conn: Connection, seq: int, now: int) -> int:
     """A pending event waiting for its retry: due now."""
-    return conn.execute(update(outbox).where(outbox.c.id == seq, outbox.c.status == PENDING,
-                                             outbox.c.next_attempt_at > now)
-                        .values(next_attempt_at=now)).rowcount
+    return _made_due(conn, conn.execute(update(outbox).where(outbox.c.id == seq, outbox.c.status == PENDING,
+                                                             outbox.c.next_attempt_at > now)
+                                        .values(next_attempt_at=now)).rowcount)
+
+
+def _made_due(conn: Connection, n: int) -> int:
+    """``n`` events became due by an update (an operator's retry): wake the dispatchers."""
+    if n:
+        unit.signal(conn, ENQUEUED)
+        if conn.dialect.name == "postgresql":  # the insert trigger does not see updates
+            conn.execute(text("SELECT pg_notify(:channel, '')"), {"channel": CHANNEL})
+    return n
 
 
 # ---- worker leases ------------------------------------------------------------------------------
