@@ -55,7 +55,7 @@ log = logging.getLogger("tvtopup.outbox")
 
 Adapter = TvAdapter | SmsSender
 CONCURRENCY = 16
-LEASE_S = 20
+LEASE_S = 6  # renewed every LEASE_S / 3: a dead dispatcher's events are taken over within seconds
 _EXPONENT_MAX = 32  # 2**32 s is already past any cap; keeps the integer small
 
 
