@@ -193,3 +193,35 @@ async def test_killed_connections_give_503_at_once_and_the_next_request_goes_thr
     assert await payments_of(pg_url) == before
     status, _, _ = await confirm(client, "RKTQDM7W02")
     assert status == 200
+
+
+# ---- LISTEN: other processes' events wake this one, after a lost connection too -------------------
+
+async def test_listen_hears_other_connections_and_comes_back_after_being_killed(pg_url, monkeypatch):
+    from billing_core.db import database, outbox_store
+
+    monkeypatch.setattr(database, "LISTEN_RETRY_S", 0.2)
+    db = open_database(pg_url)
+    heard = asyncio.Event()
+    other = await asyncpg.connect(raw(pg_url))
+
+    async def notified() -> None:
+        heard.clear()
+        await other.execute("INSERT INTO outbox (event_id, kind, card, payload, created_at, next_attempt_at) "
+                            "VALUES (gen_random_uuid()::text, 'osd.message', '10000001', '{}', 0, 0)")
+        await asyncio.wait_for(heard.wait(), 3)
+
+    try:
+        async with db.listen(outbox_store.CHANNEL, heard.set):
+            await asyncio.wait_for(heard.wait(), 3)  # told once on listening: what came before
+            await notified()
+            killed = await other.fetchval("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                          "WHERE query LIKE 'LISTEN%' AND datname = current_database()")
+            assert killed == 1
+            await asyncio.sleep(0.1)
+            await notified()  # heard on the new connection (or its first call after connecting)
+            await asyncio.sleep(0.5)
+            await notified()
+    finally:
+        await other.close()
+        await db.close()
