@@ -225,3 +225,30 @@ async def test_listen_hears_other_connections_and_comes_back_after_being_killed(
     finally:
         await other.close()
         await db.close()
+
+
+async def test_requests_beyond_a_hung_pool_get_503_within_the_acquire_timeout(gateway_client, pg_url):
+    """Both connections of the pool wait on a lock held elsewhere: the next request is
+    refused when acquire_timeout_s runs out, writes nothing, and its retry goes through."""
+    client = await gateway_client(**{"database.pool_size": 1, "database.acquire_timeout_s": 0.5,
+                                     "database.statement_timeout_ms": 20_000})
+    billing = client.app[BILLING]
+    await subscriptions.add_package(billing, "BASIC", "Basic", 30, 300, ("p1",))
+    await subscriptions.add_subscriber(billing, CARD, PHONE, package="BASIC")
+    before = await payments_of(pg_url)
+    other = await asyncpg.connect(raw(pg_url))
+    try:
+        tx = other.transaction()
+        await tx.start()
+        await other.execute("LOCK TABLE payments IN EXCLUSIVE MODE")
+        hung = [asyncio.create_task(confirm(client, f"RKTQDM7W1{n}")) for n in range(2)]
+        await blocked_on_lock(other, 2)
+        status, body, took_s = await confirm(client, "RKTQDM7W20")
+        assert await payments_of(pg_url) == before
+        await tx.commit()
+        assert [s for s, _, _ in await asyncio.wait_for(asyncio.gather(*hung), 20)] == [200, 200]
+    finally:
+        await other.close()
+    assert status == 503 and "database_unavailable" in json.dumps(body), body
+    assert took_s < 1.5, took_s
+    assert (await confirm(client, "RKTQDM7W20"))[0] == 200
