@@ -20,8 +20,9 @@ A transaction may raise a *signal* (``unit.signal(conn, name)``, e.g. "events we
 enqueued"); after it committed, the commit listeners of that signal run in the event
 loop's thread (the outbox dispatcher wakes up at once rather than on its next poll).
 A transaction that raised nothing wakes nobody: the dispatcher's own claims do not wake
-it, so an idle gateway sleeps. :meth:`Database.listen` hears such news from other
-processes (PostgreSQL ``LISTEN``; SQLite has no such channel, so others rely on a timer).
+it, so an idle gateway sleeps. On PostgreSQL a process with no listener of its own (a CLI
+command) sends the signal's channel a ``NOTIFY``, which :meth:`Database.listen` hears in
+the gateway processes; SQLite has no such channel, so there others rely on a timer.
 """
 from __future__ import annotations
 
@@ -236,7 +237,7 @@ class PostgresDatabase(Database):
         for attempt in range(1, PG_RETRIES_MAX + 1):
             try:
                 async with self._engine.begin() as conn:
-                    result, signals = await conn.run_sync(unit.run, unit.with_signals, (fn, *args), kwargs)
+                    result, signals = await conn.run_sync(unit.run, self._announcing, (fn, *args), kwargs)
             except Exception as exc:  # SQLAlchemy's, or the driver's own past it (fast.py)
                 await self._refuse_if_unavailable(exc)
                 if _sqlstate(exc) not in PG_RETRY_SQLSTATES or attempt == PG_RETRIES_MAX:
@@ -248,6 +249,18 @@ class PostgresDatabase(Database):
             self._committed(signals)
             return result
         raise AssertionError("unreachable")
+
+    def _announcing(self, conn: Connection, fn: TxFn[T], *args: Any, **kwargs: Any) -> tuple[T, frozenset[str]]:
+        """``fn``'s result and signals; a signal that no listener of this process hears is
+        sent to the others (``NOTIFY`` on its channel, delivered at COMMIT). Processes that
+        listen themselves send nothing: a NOTIFY serializes every notifying COMMIT of the
+        server (measured: 2,000 inserting transactions/s fell to 400)."""
+        result, signals = unit.with_signals(conn, fn, *args, **kwargs)
+        for name in signals:
+            channel = unit.CHANNELS.get(name)
+            if channel and not self._listeners.get(name):
+                conn.execute(text("SELECT pg_notify(:channel, '')"), {"channel": channel})
+        return result, signals
 
     async def read(self, fn: TxFn[T], *args: Any, **kwargs: Any) -> T:
         try:

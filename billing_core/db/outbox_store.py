@@ -37,10 +37,12 @@ from tv_notify.events import Event
 
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
 # A committed transaction that made events due raises this signal (``unit.signal``): the
-# dispatcher of this process listens for it. On PostgreSQL an insert also sends a NOTIFY on
-# CHANNEL (a trigger, migration 0014), which the dispatchers of other processes LISTEN on.
+# dispatcher of this process listens for it. On PostgreSQL a process that runs no dispatcher
+# (a CLI command) also sends a NOTIFY on CHANNEL, which the dispatchers of the gateway
+# processes LISTEN on (``Database.listen``).
 ENQUEUED = "outbox.enqueued"
 CHANNEL = "tvtopup_outbox"
+unit.CHANNELS[ENQUEUED] = CHANNEL
 STATUSES = (PENDING, DELIVERED, DEAD)
 
 _COLUMNS = ("event_id", "kind", "card", "payload", "created_at", "next_attempt_at")
@@ -383,8 +385,6 @@ def _made_due(conn: Connection, n: int) -> int:
     """``n`` events became due by an update (an operator's retry): wake the dispatchers."""
     if n:
         unit.signal(conn, ENQUEUED)
-        if conn.dialect.name == "postgresql":  # the insert trigger does not see updates
-            conn.execute(text("SELECT pg_notify(:channel, '')"), {"channel": CHANNEL})
     return n
 
 

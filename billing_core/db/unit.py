@@ -16,6 +16,8 @@ _SIGNALS = "tvtopup.signals"
 
 # Called in order at the end of every transaction that deferred something.
 FLUSHERS: list[Callable[[Connection, dict], None]] = []
+# signal -> the PostgreSQL channel on which a process with no listener of its own tells others
+CHANNELS: dict[str, str] = {}
 
 
 def deferred(conn: Connection) -> dict:

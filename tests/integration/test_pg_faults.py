@@ -195,27 +195,34 @@ async def test_killed_connections_give_503_at_once_and_the_next_request_goes_thr
     assert status == 200
 
 
-# ---- LISTEN: other processes' events wake this one, after a lost connection too -------------------
+# ---- LISTEN/NOTIFY: events written where no dispatcher runs wake the others -------------------
 
-async def test_listen_hears_other_connections_and_comes_back_after_being_killed(pg_url, monkeypatch):
+def enqueue_one(conn):
+    from billing_core.db import outbox_store
+    from tv_notify import events
+
+    return outbox_store.enqueue(conn, [events.osd(CARD, "hello", "en")], 0)
+
+
+async def test_listen_hears_other_processes_and_comes_back_after_being_killed(pg_url, monkeypatch):
+    """A database with no listener of its own (a CLI command) NOTIFYs what it enqueued."""
     from billing_core.db import database, outbox_store
 
     monkeypatch.setattr(database, "LISTEN_RETRY_S", 0.2)
-    db = open_database(pg_url)
+    db, writer = open_database(pg_url), open_database(pg_url)
     heard = asyncio.Event()
-    other = await asyncpg.connect(raw(pg_url))
+    admin = await asyncpg.connect(raw(pg_url))
 
     async def notified() -> None:
         heard.clear()
-        await other.execute("INSERT INTO outbox (event_id, kind, card, payload, created_at, next_attempt_at) "
-                            "VALUES (gen_random_uuid()::text, 'osd.message', '10000001', '{}', 0, 0)")
+        await writer.write(enqueue_one)
         await asyncio.wait_for(heard.wait(), 3)
 
     try:
         async with db.listen(outbox_store.CHANNEL, heard.set):
             await asyncio.wait_for(heard.wait(), 3)  # told once on listening: what came before
             await notified()
-            killed = await other.fetchval("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            killed = await admin.fetchval("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
                                           "WHERE query LIKE 'LISTEN%' AND datname = current_database()")
             assert killed == 1
             await asyncio.sleep(0.1)
@@ -223,7 +230,30 @@ async def test_listen_hears_other_connections_and_comes_back_after_being_killed(
             await asyncio.sleep(0.5)
             await notified()
     finally:
-        await other.close()
+        await admin.close()
+        await writer.close()
+        await db.close()
+
+
+async def test_a_process_whose_own_dispatcher_listens_sends_no_notify(pg_url):
+    """NOTIFY serializes the server's notifying commits: a gateway process, whose own
+    dispatcher hears its commits, does not send one."""
+    from billing_core.db import outbox_store
+
+    db = open_database(pg_url)
+    woken: list[int] = []
+    db.add_commit_listener(lambda: woken.append(1), signal=outbox_store.ENQUEUED)
+    spy = await asyncpg.connect(raw(pg_url))
+    notices: list[str] = []
+    await spy.add_listener(outbox_store.CHANNEL, lambda *args: notices.append(args[2]))
+    try:
+        await db.write(enqueue_one)
+        await asyncio.sleep(0.3)
+        assert (woken, notices) == ([1], [])
+        await db.write(lambda conn: None)  # a transaction that enqueued nothing wakes nobody
+        assert woken == [1]
+    finally:
+        await spy.close()
         await db.close()
 
 
