@@ -6,7 +6,12 @@ checked first and every bad row reported with its line number; then all rows are
 written in one transaction, so a file is imported whole or not at all.
 An ``expires_at`` in the future makes the subscriber active until then (the
 entitlement is re-sent so the TV system agrees); an opening wallet is credited
-from ``tvu:opening`` so the ledger explains every TVU.
+from ``tvu:opening`` so the ledger explains every TVU. A row with a package whose
+``expires_at`` is past is treated as the scheduler treats its own subscriptions, in the
+same transaction: renewed from its wallet when that covers the package (grant, notice,
+SMS), otherwise expired ``grace_s`` after its expiry with an ``entitlement.revoke``, a
+notice and an SMS, so the TV system hears of it either way (within the grace period it
+stays active and the scheduler decides at the end of it).
 """
 from __future__ import annotations
 
@@ -84,8 +89,10 @@ def _row(billing: Billing, line: int, raw: dict) -> ImportRow:
     )
 
 
-async def import_subscribers(billing: Billing, text: str) -> int:
-    """Import every row of ``text`` in one transaction; returns how many."""
+async def import_subscribers(billing: Billing, text: str, *, grace_s: int = 0) -> int:
+    """Import every row of ``text`` in one transaction; returns how many.
+
+    ``grace_s``: the scheduler's grace period (``scheduler.grace_hours``)."""
     known = {p.code for p in await billing.db.read(store.list_packages)}
     rows = parse_csv(billing, text, known)
     now = billing.now()
@@ -94,6 +101,7 @@ async def import_subscribers(billing: Billing, text: str) -> int:
         packages = {p.code: p for p in store.list_packages(conn)}
         for row in rows:
             _insert(conn, row, packages, now)
+        store.settle_expired(conn, [r.card for r in rows if _past(r, now)], now, grace_s)
         return len(rows)
 
     return await billing.db.write(tx)
@@ -104,8 +112,8 @@ def _insert(conn, row: ImportRow, packages: dict, now: int) -> None:
     if row.package and pkg is None:
         raise InvalidImport(f"line {row.line}: unknown package {row.package}")
     status = Status.NEW
-    if row.expires_at is not None:
-        status = Status.ACTIVE if row.expires_at > now else Status.EXPIRED
+    if row.expires_at is not None:  # a past expiry with a package is settled as the scheduler does
+        status = Status.ACTIVE if row.expires_at > now or pkg is not None else Status.EXPIRED
     try:
         store.insert_subscriber(conn, row.card, row.msisdn, row.name, row.lang, pkg.id if pkg else None, now,
                                 status=status, expires_at=row.expires_at)
@@ -114,5 +122,10 @@ def _insert(conn, row: ImportRow, packages: dict, now: int) -> None:
     if row.wallet_tvu:
         entry = ledger.wallet_credit(row.card, row.wallet_tvu, ledger.TVU_OPENING, f"import:{row.card}", "import")
         ledger_store.post(conn, entry, now)
-    if status is Status.ACTIVE and pkg is not None:
+    if status is Status.ACTIVE and pkg is not None and not _past(row, now):
         outbox_store.enqueue(conn, [events.grant(row.card, pkg.products, row.expires_at, row.lang)], now)
+
+
+def _past(row: ImportRow, now: int) -> bool:
+    """A row with a package whose expiry has come: renewed or expired at import."""
+    return row.package is not None and row.expires_at is not None and row.expires_at <= now

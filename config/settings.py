@@ -239,6 +239,7 @@ class DatabaseSettings(_Section):
     sqlite_synchronous: str
     sqlite_busy_timeout_ms: int
     statement_timeout_ms: int
+    acquire_timeout_s: float
 
     def __post_init__(self) -> None:
         _require("://" in self.url, "database.url",
@@ -247,6 +248,7 @@ class DatabaseSettings(_Section):
         self._one_of("sqlite_synchronous", ("OFF", "NORMAL", "FULL", "EXTRA"))
         self._at_least("sqlite_busy_timeout_ms", 1)
         self._at_least("statement_timeout_ms", 1)
+        self._positive("acquire_timeout_s")
 
 
 @dataclass(frozen=True, repr=False)
@@ -342,8 +344,7 @@ class SchedulerSettings(_Section):
         ok = all(1 <= d <= 60 for d in self.reminder_days) and len(set(self.reminder_days)) == len(self.reminder_days)
         _require(ok, "scheduler.reminder_days", f"must be distinct whole days from 1 to 60, got {list(self.reminder_days)}")
         self._within("grace_hours", 0, 24 * 30)
-        _require(self.lease_s > self.interval_s, "scheduler.lease_s",
-                 f"must be longer than scheduler.interval_s ({self.interval_s:g}), got {self.lease_s}")
+        self._within("lease_s", 2, 300)  # renewed every lease_s / 3 whatever interval_s is
 
 
 @dataclass(frozen=True, repr=False)

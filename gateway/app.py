@@ -134,7 +134,7 @@ def _workers(clock: Callable[[], int]):
         settings, billing = app[SETTINGS], app[BILLING]
         dispatcher = Dispatcher.from_settings(settings, billing.db, clock, session=app[CLIENT],
                                               smpp_link=smpp_lifecycle.link_of(app))
-        billing.db.add_commit_listener(dispatcher.wake)
+        billing.db.add_commit_listener(dispatcher.wake, signal=outbox_store.ENQUEUED)
         scheduler = Scheduler.from_settings(settings, billing, holder=dispatcher.holder)
         metrics = app[METRICS]
         metrics.gauge("tvtopup_outbox_delivered", "Events delivered by this process", lambda: dispatcher.delivered)

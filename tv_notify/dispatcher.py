@@ -55,7 +55,7 @@ log = logging.getLogger("tvtopup.outbox")
 
 Adapter = TvAdapter | SmsSender
 CONCURRENCY = 16
-LEASE_S = 20
+LEASE_S = 6  # renewed every LEASE_S / 3: a dead dispatcher's events are taken over within seconds
 _EXPONENT_MAX = 32  # 2**32 s is already past any cap; keeps the integer small
 
 
@@ -108,7 +108,7 @@ class Dispatcher:
 
         ``session`` is the application's outbound ``aiohttp.ClientSession`` (adapters
         that speak HTTP open their own when it is None, and close it). The caller
-        registers :meth:`wake` with ``db.add_commit_listener``. ``smpp_link`` returns the
+        registers :meth:`wake` with ``db.add_commit_listener(…, signal=outbox_store.ENQUEUED)``. ``smpp_link`` returns the
         process's SMPP link (see ``tv_notify.adapters.sms_sender``).
         """
         tv, outbox = settings.tv, settings.outbox
@@ -156,13 +156,23 @@ class Dispatcher:
         return await self._db.write(outbox_store.resume, now, now + self._retry_first_s)
 
     async def run_forever(self, stop: asyncio.Event) -> None:
-        """Deliver until ``stop`` is set; between empty batches, sleep until woken or ``poll_s``."""
+        """Deliver until ``stop`` is set; between empty batches, sleep until woken or ``poll_s``.
+
+        Woken by: :meth:`wake` (the caller registers it for this process's enqueues), a
+        notice from another process (``Database.listen``: PostgreSQL), or the ``poll_s``
+        timer (retries coming due, expired leases, other processes on SQLite). Its own
+        claims and outcomes wake nothing, so an idle dispatcher makes one claim per ``poll_s``.
+        """
         try:
             resumed = await self.resume()
             if resumed:
                 log.info("outbox: %d pending retries brought forward at start", resumed)
         except Exception:
             log.exception("outbox: could not bring retries forward at start")
+        async with self._db.listen(outbox_store.CHANNEL, self.wake):
+            await self._loop(stop)
+
+    async def _loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             self._wake.clear()  # commits from here on wake the next wait
             try:

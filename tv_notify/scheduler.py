@@ -1,10 +1,11 @@
 """The scheduler: expiry (renew from the wallet, or revoke and notify) and reminders, on time.
 
 Every gateway process may run a scheduler; one at a time leads. Leadership is a
-lease row (``worker_leases``, name ``scheduler``) taken or renewed at the start of
-each round for ``lease_s`` seconds by a conditional UPDATE, the same on SQLite and
-PostgreSQL; a process that dies stops renewing and another takes over when the
-lease runs out; a clean stop lets go at once.
+lease row (``worker_leases``, name ``scheduler``) taken or renewed for ``lease_s``
+seconds by a conditional UPDATE, the same on SQLite and PostgreSQL. Every process
+asks for it every ``lease_s / 3`` (the leader renews, the others try to take it),
+whatever ``interval_s`` is: a process that dies stops renewing, another takes over
+within about ``lease_s`` and starts a round at once; a clean stop lets go at once.
 
 Leadership only saves work: correctness does not depend on it. The expiry sweep
 re-decides every subscription on its locked row (a second sweep finds it renewed
@@ -37,7 +38,7 @@ class Scheduler:
     """``renewed``, ``expired``, ``reminded`` count this process's work; ``leading`` is for metrics."""
 
     def __init__(self, billing: Billing, *, interval_s: float, batch_size: int,
-                 reminder_days: tuple[int, ...] = (3, 1), grace_s: int = 0, lease_s: int = 90,
+                 reminder_days: tuple[int, ...] = (3, 1), grace_s: int = 0, lease_s: int = 6,
                  holder: str | None = None, pause_s: float = 0.0):
         self.billing = billing
         self.interval_s = interval_s
@@ -119,21 +120,48 @@ class Scheduler:
         return total
 
     async def run_forever(self, stop: asyncio.Event) -> None:
+        """A round every ``interval_s`` while leading, and at once on becoming the leader."""
+        became_leader = asyncio.Event()
+        keeping = asyncio.create_task(self._ask_for_lead(stop, became_leader))
         try:
             while not stop.is_set():
+                became_leader.clear()
                 try:
                     await self.run_once()
                 except Exception:  # a bad round is logged; the next round tries again
                     log.exception("scheduler round failed")
-                try:
-                    await asyncio.wait_for(stop.wait(), self.interval_s)
-                except asyncio.TimeoutError:
-                    pass
+                await _first(stop, became_leader, timeout_s=self.interval_s)
         finally:
+            keeping.cancel()
+            await asyncio.gather(keeping, return_exceptions=True)
             try:
                 await self.step_down()
             except Exception:
                 log.exception("scheduler: could not let go of the lease (it runs out by itself)")
+
+    async def _ask_for_lead(self, stop: asyncio.Event, became_leader: asyncio.Event) -> None:
+        """Take or renew the lease every ``lease_s / 3``; tell the round loop when it was taken."""
+        while not stop.is_set():
+            await _first(stop, timeout_s=self.lease_s / 3)
+            if stop.is_set():
+                return
+            was_leading = self.leading
+            try:
+                if await self.lead() and not was_leading:
+                    became_leader.set()
+            except Exception:  # the database may be away: the next beat tries again
+                log.exception("scheduler: taking or renewing the lease failed")
+
+
+async def _first(*events: asyncio.Event, timeout_s: float) -> None:
+    """Wait until one of ``events`` is set, or ``timeout_s`` has passed."""
+    waits = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waits, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()
+        await asyncio.gather(*waits, return_exceptions=True)
 
 
 __all__ = ["LEASE_NAME", "Scheduler"]

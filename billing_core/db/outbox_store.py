@@ -36,6 +36,13 @@ from billing_core.db.schema_notify import worker_leases
 from tv_notify.events import REVOKE, Event
 
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
+# A committed transaction that made events due raises this signal (``unit.signal``): the
+# dispatcher of this process listens for it. On PostgreSQL a process that runs no dispatcher
+# (a CLI command) also sends a NOTIFY on CHANNEL, which the dispatchers of the gateway
+# processes LISTEN on (``Database.listen``).
+ENQUEUED = "outbox.enqueued"
+CHANNEL = "tvtopup_outbox"
+unit.CHANNELS[ENQUEUED] = CHANNEL
 STATUSES = (PENDING, DELIVERED, DEAD)
 
 _COLUMNS = ("event_id", "kind", "card", "payload", "created_at", "next_attempt_at")
@@ -61,6 +68,7 @@ def enqueue(conn: Connection, events: Iterable[Event], now: int, *,
              "created_at": now, "next_attempt_at": now + delay}
             for event_id, e, delay in zip(new_event_ids(len(events)), events, delays)]
     unit.deferred(conn).setdefault("outbox", []).extend(rows)
+    unit.signal(conn, ENQUEUED)
     return [r["event_id"] for r in rows]
 
 
@@ -364,9 +372,9 @@ def requeue(conn: Connection, seqs: Collection[int], now: int) -> int:
     """
     if not seqs:
         return 0
-    return conn.execute(update(outbox).where(outbox.c.id.in_(sorted(seqs)), outbox.c.status == DEAD)
-                        .values(status=PENDING, attempts=0, next_attempt_at=now, claimed_by=None,
-                                lease_until=None)).rowcount
+    return _made_due(conn, conn.execute(
+        update(outbox).where(outbox.c.id.in_(sorted(seqs)), outbox.c.status == DEAD)
+        .values(status=PENDING, attempts=0, next_attempt_at=now, claimed_by=None, lease_until=None)).rowcount)
 
 
 def dead_seqs(conn: Connection, limit: int) -> list[int]:
@@ -376,9 +384,16 @@ def dead_seqs(conn: Connection, limit: int) -> list[int]:
 
 def hurry(conn: Connection, seq: int, now: int) -> int:
     """A pending event waiting for its retry: due now."""
-    return conn.execute(update(outbox).where(outbox.c.id == seq, outbox.c.status == PENDING,
-                                             outbox.c.next_attempt_at > now)
-                        .values(next_attempt_at=now)).rowcount
+    return _made_due(conn, conn.execute(update(outbox).where(outbox.c.id == seq, outbox.c.status == PENDING,
+                                                             outbox.c.next_attempt_at > now)
+                                        .values(next_attempt_at=now)).rowcount)
+
+
+def _made_due(conn: Connection, n: int) -> int:
+    """``n`` events became due by an update (an operator's retry): wake the dispatchers."""
+    if n:
+        unit.signal(conn, ENQUEUED)
+    return n
 
 
 # ---- worker leases ------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from billing_core import ledger
-from billing_core.db import ledger_store, outbox_store, promo_store
+from billing_core.db import ledger_store, outbox_store, promo_store, unit
 from billing_core.db.fast import Fast, insert_of
 from billing_core.db.schema import account_balances, journal_entries, packages, postings, renewals, subscribers
 from billing_core.errors import AlreadyExists, InsufficientWallet, SubscriberBlocked, UnknownCard, UnknownPackage
@@ -312,9 +312,6 @@ def sweep_expiry_batch(conn: Connection, now: int, grace_s: int, limit: int,
     """
     from sqlalchemy import or_
 
-    from billing_core.reminders import expiry_decision
-    from billing_core.renewal import AtExpiry
-
     query = _select_subscribers().where(subscribers.c.status == Status.ACTIVE.value,
                                         subscribers.c.expires_at <= now,
                                         or_(subscribers.c.expires_at <= now - grace_s, _covers_price()))
@@ -322,9 +319,38 @@ def sweep_expiry_batch(conn: Connection, now: int, grace_s: int, limit: int,
         query = query.where(subscribers.c.expires_at >= after)
     rows = conn.execute(query.order_by(subscribers.c.expires_at).limit(limit)
                         .with_for_update(of=[subscribers, account_balances], skip_locked=True)).all()
+    done = _settle(conn, [_row(r) for r in rows], now, grace_s)
+    return {"seen": len(rows), **done, "last": rows[-1].expires_at if rows else after}
+
+
+def settle_expired(conn: Connection, cards: list[str], now: int, grace_s: int = 0) -> dict[str, int]:
+    """The expiry sweep's decision, now, for the active subscriptions of ``cards`` that have
+    reached their expiry (an import of rows whose ``expires_at`` is past): renew from a
+    covering wallet, expire (revoke and tell) ``grace_s`` after expiry, else leave them
+    for the scheduler. Returns ``{"renewed", "expired"}``."""
+    unit.flush(conn)  # what the transaction credited so far is in the balances read below
+    total = {"renewed": 0, "expired": 0}
+    for start in range(0, len(cards), _SETTLE_CHUNK):
+        chunk = cards[start:start + _SETTLE_CHUNK]
+        rows = conn.execute(_select_subscribers().where(subscribers.c.card.in_(chunk),
+                                                        subscribers.c.status == Status.ACTIVE.value,
+                                                        subscribers.c.expires_at <= now)
+                            .order_by(subscribers.c.id).with_for_update(of=[subscribers, account_balances])).all()
+        done = _settle(conn, [_row(r) for r in rows], now, grace_s)
+        total = {k: total[k] + done[k] for k in total}
+    return total
+
+
+_SETTLE_CHUNK = 1000
+
+
+def _settle(conn: Connection, subs: list[SubscriberRow], now: int, grace_s: int) -> dict[str, int]:
+    """Renew or expire locked subscriptions that reached their expiry, as ``expiry_decision`` says."""
+    from billing_core.reminders import expiry_decision
+    from billing_core.renewal import AtExpiry
+
     renewing, expiring = [], []
-    for r in rows:
-        sub = _row(r)
+    for sub in subs:
         decision = expiry_decision(sub.subscription(), now, grace_s)
         if decision is AtExpiry.RENEW and sub.package is not None:
             renewing.append(sub)
@@ -334,8 +360,7 @@ def sweep_expiry_batch(conn: Connection, now: int, grace_s: int, limit: int,
         _renew_many(conn, renewing, now)
     if expiring:
         _expire_many(conn, expiring, now)
-    return {"seen": len(rows), "renewed": len(renewing), "expired": len(expiring),
-            "last": rows[-1].expires_at if rows else after}
+    return {"renewed": len(renewing), "expired": len(expiring)}
 
 
 def _known_wallet(conn: Connection, sub: SubscriberRow) -> None:

@@ -12,9 +12,12 @@ from typing import Any, Callable
 from sqlalchemy import Connection
 
 _KEY = "tvtopup.deferred"
+_SIGNALS = "tvtopup.signals"
 
 # Called in order at the end of every transaction that deferred something.
 FLUSHERS: list[Callable[[Connection, dict], None]] = []
+# signal -> the PostgreSQL channel on which a process with no listener of its own tells others
+CHANNELS: dict[str, str] = {}
 
 
 def deferred(conn: Connection) -> dict:
@@ -28,6 +31,21 @@ def flush(conn: Connection) -> None:
     if pending:
         for flusher in FLUSHERS:
             flusher(conn, pending)
+
+
+def signal(conn: Connection, name: str) -> None:
+    """Tell the commit listeners of ``name`` once this transaction has committed (see
+    :meth:`billing_core.db.database.Database.add_commit_listener`)."""
+    conn.info.setdefault(_SIGNALS, set()).add(name)
+
+
+def with_signals(conn: Connection, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, frozenset[str]]:
+    """``fn(conn, …)`` and the signals it raised (what a runner hands its listeners after COMMIT)."""
+    conn.info.pop(_SIGNALS, None)
+    try:
+        return fn(conn, *args, **kwargs), frozenset(conn.info.get(_SIGNALS, ()))
+    finally:
+        conn.info.pop(_SIGNALS, None)
 
 
 def run(conn: Connection, fn: Callable[..., Any], args: tuple, kwargs: dict) -> Any:

@@ -11,6 +11,7 @@ from billing_core import imports, payments, reports
 from billing_core import subscriptions as subs
 from billing_core.db.migrate import upgrade
 from billing_core.errors import InvalidInput
+from billing_core.reminders import HOUR_S
 from billing_core.renewal import parse_iso
 from config.settings import Settings
 from gateway.cli import admin, care, cards, corrections, dealers, events, ppv, sms, stock, ussd
@@ -174,7 +175,7 @@ async def _subscriber_import(settings: Settings, args) -> int:
     except OSError as exc:
         raise InvalidInput(f"cannot read {args.file}: {exc.strerror}") from None
     async with open_billing(settings) as billing:
-        count = await imports.import_subscribers(billing, text)
+        count = await imports.import_subscribers(billing, text, grace_s=settings.scheduler.grace_hours * HOUR_S)
     emit({"imported": count}, as_json=args.json)
     return 0
 

@@ -243,7 +243,7 @@ async def test_batch_size_limits_one_round(billing):
 async def test_run_forever_wakes_on_commit(billing):
     tv = Recorder()
     d = dispatcher(billing, tv, poll_s=30.0)
-    billing.db.add_commit_listener(d.wake)
+    billing.db.add_commit_listener(d.wake, signal=outbox_store.ENQUEUED)
     stop = asyncio.Event()
     task = asyncio.create_task(d.run_forever(stop))
     try:
