@@ -35,19 +35,19 @@ def register_payment_verbs(actions, common) -> None:
     """Add ``reverse``, ``clear``, ``bounce`` and ``refund`` to the ``payment`` group."""
     rev = actions.add_parser("reverse", parents=[common], help="reverse a credited payment (new entries, once)")
     rev.add_argument("txid", metavar="TXID", help="transaction id, or PROVIDER:TXID")
-    rev.add_argument("--reason", required=True)
+    rev.add_argument("--reason", required=True, help="why (kept in the audit trail)")
     rev.set_defaults(run=_reverse)
     clear = actions.add_parser("clear", parents=[common], help="a held cheque cleared: credit it")
-    clear.add_argument("ref", metavar="REF")
+    clear.add_argument("ref", metavar="REF", help="the cheque's reference, as recorded")
     clear.set_defaults(run=_clear)
     bounce = actions.add_parser("bounce", parents=[common], help="a cheque bounced: close it, or reverse it")
-    bounce.add_argument("ref", metavar="REF")
-    bounce.add_argument("--reason", default="cheque bounced")
+    bounce.add_argument("ref", metavar="REF", help="the cheque's reference, as recorded")
+    bounce.add_argument("--reason", default="cheque bounced", help="why (kept in the audit trail)")
     bounce.set_defaults(run=_bounce)
     refund = actions.add_parser("refund", parents=[common],
                                 help="owe a payment back (held in suspense, or credited: undone from the wallet)")
-    refund.add_argument("txid", metavar="TXID")
-    refund.add_argument("--reason", default="refund")
+    refund.add_argument("txid", metavar="TXID", help="transaction id, or PROVIDER:TXID")
+    refund.add_argument("--reason", default="refund", help="why (kept in the audit trail)")
     refund.add_argument("--confirm-amount", action="store_true",
                         help="the amount of a payment held above payments.max_amount has been checked")
     refund.set_defaults(run=_refund)
@@ -61,7 +61,7 @@ def register_refund(verbs, common) -> None:
     p = verbs.add_parser("refund", parents=[common], help="refunds owed to payers", description="refunds")
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     pay = actions.add_parser("pay", parents=[common], help="a payable refund was paid out")
-    pay.add_argument("id", type=int, metavar="ID")
+    pay.add_argument("id", type=int, metavar="ID", help="the refund's id (report refunds)")
     pay.add_argument("--ref", required=True, help="the payout's reference (bank, mobile money)")
     _by(pay)
     pay.set_defaults(run=_pay)
@@ -69,8 +69,8 @@ def register_refund(verbs, common) -> None:
 
 def register_report_refunds(kinds, common) -> None:
     p = kinds.add_parser("refunds", parents=[common], help="refunds: payable, then paid out")
-    p.add_argument("--status", choices=("payable", "paid"))
-    p.add_argument("--csv", action="store_true")
+    p.add_argument("--status", choices=("payable", "paid"), help="only refunds in this state")
+    p.add_argument("--csv", action="store_true", help="CSV instead of a table")
     p.set_defaults(run=_report_refunds)
 
 
